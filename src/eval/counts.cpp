@@ -16,15 +16,19 @@ SegmentationCounts::SegmentationCounts(int num_labels)
 ImageCounts SegmentationCounts::add_image(const std::string& id, const uint8_t* pred,
                                           const uint8_t* labels, size_t n) {
   const int nl = num_labels_;
+  // Validate first, so that a bad image leaves the totals untouched.
+  for (size_t i = 0; i < n; ++i) {
+    const int l = labels[i];
+    if (l != kIgnoreLabel && l >= nl) {
+      throw Error(str_cat(id, ": label value ", l, " at pixel ", i, " is outside [0, ", nl,
+                          ") and is not the ignore label ", kIgnoreLabel));
+    }
+  }
   std::vector<uint64_t> inter(nl, 0), predicted(nl, 0), label_area(nl, 0);
   uint64_t scored = 0;
   for (size_t i = 0; i < n; ++i) {
     const int l = labels[i];
     if (l == kIgnoreLabel) continue;
-    if (l >= nl) {
-      throw Error(str_cat(id, ": label value ", l, " at pixel ", i, " is outside [0, ", nl,
-                          ") and is not the ignore label ", kIgnoreLabel));
-    }
     const int p = pred[i];
     ++scored;
     ++label_area[l];

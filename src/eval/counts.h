@@ -47,7 +47,7 @@ class SegmentationCounts {
 
   // Scores one image: pred and labels row-major, n pixels each. Adds to the totals and returns the
   // image's own counts. Throws segq::Error naming `id` on a label outside [0, num_labels) that is
-  // not the ignore label.
+  // not the ignore label (and then adds nothing).
   ImageCounts add_image(const std::string& id, const uint8_t* pred, const uint8_t* labels,
                         size_t n);
   // Adds another set of counts (same num_labels).
