@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "core/error.h"
@@ -461,6 +462,33 @@ json results_json(const ShardState& run) {
 
 void write_results_file(const std::string& path, const ShardState& run) {
   write_file_atomic(path, results_json(run).dump(1) + "\n");
+}
+
+std::string results_summary(const json& results) {
+  auto pct = [](const json& v) {
+    char buf[32];
+    if (v.is_null()) return std::string("      n/a");
+    std::snprintf(buf, sizeof buf, "%9.2f", 100.0 * v.get<double>());
+    return std::string(buf);
+  };
+  std::string out =
+      "method                        images      mIoU      mAcc      aAcc  ms/image\n";
+  for (const json& m : results.at("methods")) {
+    char line[256];
+    const json& t = m.at("timings");
+    const double ms = t.at("ms_per_image").is_null() ? 0.0 : t.at("ms_per_image").get<double>();
+    std::snprintf(line, sizeof line, "%-28s %7llu %s %s %s %9.1f\n",
+                  m.at("name").get<std::string>().c_str(),
+                  static_cast<unsigned long long>(m.at("num_images").get<uint64_t>()),
+                  pct(m.at("metrics").at("mean_iou")).c_str(),
+                  pct(m.at("metrics").at("mean_accuracy")).c_str(),
+                  pct(m.at("metrics").at("overall_accuracy")).c_str(), ms);
+    out += line;
+    if (m.at("num_skipped").get<uint64_t>() > 0) {
+      out += str_cat("  (", m.at("num_skipped").get<uint64_t>(), " samples skipped)\n");
+    }
+  }
+  return out;
 }
 
 }  // namespace segq

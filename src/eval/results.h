@@ -76,6 +76,9 @@ ShardState merge_shards(const std::vector<std::pair<std::string, ShardState>>& s
 nlohmann::json results_json(const ShardState& merged);
 void write_results_file(const std::string& path, const ShardState& merged);  // atomic
 
+// A plain-text table of a results.json (method, images, mIoU, mAcc, aAcc, ms/image), for the CLI.
+std::string results_summary(const nlohmann::json& results);
+
 // JSON for a metric value: NaN -> null.
 nlohmann::json json_number(double v);
 
