@@ -106,7 +106,7 @@ EvalMethod resolve_method(const std::string& name) {
   m.make_weights = [spec](const WeightSet& fp32) {
     PlanOptions o;
     o.method = spec;
-    return quantize_model(fp32, o).weights;
+    return quantize_weights(fp32, make_quant_plan(fp32, o));
   };
   return m;
 #else

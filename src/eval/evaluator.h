@@ -76,9 +76,6 @@ std::string shard_file_path(const std::string& out_dir, const ShardSpec& shard);
 ShardState run_evaluation(const EvalJob& job, const EvalOptions& options,
                           EvalObserver* observer = nullptr);
 
-// Peak resident memory of this process so far (VmHWM), in bytes; 0 if unknown.
-uint64_t peak_rss_bytes();
-
 // SIGINT / SIGTERM set the flag (a second signal kills as usual).
 const std::atomic<bool>& interrupt_flag();
 void install_interrupt_handlers();
