@@ -231,6 +231,10 @@ void run_eval(const EvalArgs& a, int* exit_code) {
   o.batch_size = a.batch_size;
   o.data_workers = a.data_workers > 0 ? a.data_workers : std::max(1, std::min(4, threads / 2));
   o.skip_bad = a.skip_bad;
+  // --skip-bad skips what the data layer reports as a bad sample; other errors end the run.
+  o.is_bad_sample = [](const Error& e) {
+    return dynamic_cast<const BadSampleError*>(&e) != nullptr;
+  };
   o.save_preds_dir = a.save_preds;
   o.checkpoint_every_images = a.checkpoint_every;
   o.interrupt = &interrupt_flag();

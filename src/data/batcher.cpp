@@ -47,12 +47,12 @@ void StreamingBatcher::worker_loop() {
     item.index = indices_[k];
     try {
       item.sample = prepare_(item.index);
-    } catch (const Interrupted&) {
-      item.error = std::current_exception();
     } catch (const Error& e) {
       item.error = std::current_exception();
       item.reason = e.what();
-      item.skippable = true;
+      item.skippable = options_.is_bad_sample ? options_.is_bad_sample(e)
+                                              : dynamic_cast<const UsageError*>(&e) == nullptr &&
+                                                    dynamic_cast<const Interrupted*>(&e) == nullptr;
     } catch (...) {
       item.error = std::current_exception();
     }

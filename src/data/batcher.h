@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "core/tensor.h"
 #include "data/preprocess.h"
 
@@ -30,9 +31,12 @@ struct BatcherOptions {
   int num_workers = 2;     // decode + preprocess threads
   int queue_capacity = 0;  // prepared samples waiting for the consumer; 0: 2 * batch + workers
   int max_pending = 0;     // samples held in partly filled batches; 0: 4 * batch_size
-  // A sample whose preparation throws segq::Error is recorded in bad_samples() and skipped
-  // instead of ending the stream.
+  // A sample whose preparation throws a skippable error is recorded in bad_samples() and
+  // skipped instead of ending the stream.
   bool skip_bad = false;
+  // Which preparation errors skip_bad may skip. Default: any segq::Error except UsageError and
+  // Interrupted (the data layer narrows it to its per-sample error type).
+  std::function<bool(const Error&)> is_bad_sample;
 };
 
 struct BadSample {

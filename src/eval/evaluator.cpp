@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -186,11 +187,14 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
     state.fingerprint = job.fingerprint;
     state.info = job.info;
   }
-  // Debug hook for crash tests: SIGKILL this process after scoring that many images (counted over
-  // every method of this call), as a node failure would, without saving the progress since the
-  // last checkpoint.
+  // Debug hook for crash tests: SEGQ_DEBUG_KILL_AFTER_IMAGES=N[:INT|:TERM] sends this process
+  // SIGKILL (as a node failure would: the progress since the last checkpoint is lost) or the given
+  // signal after scoring N images, counted over every method of this call.
   const char* kill_env = std::getenv("SEGQ_DEBUG_KILL_AFTER_IMAGES");
   const uint64_t kill_after = kill_env ? std::strtoull(kill_env, nullptr, 10) : 0;
+  const std::string kill_how =
+      kill_env && std::strchr(kill_env, ':') ? std::strchr(kill_env, ':') + 1 : "";
+  const int kill_signal = kill_how == "INT" ? SIGINT : kill_how == "TERM" ? SIGTERM : SIGKILL;
   uint64_t images_this_call = 0;
   const uint64_t expected = state.expected_samples();
   SEGQ_CHECK(job.sample_ids.size() == job.fingerprint.at("dataset").at("num_samples").get<size_t>(),
@@ -245,6 +249,7 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
       bo.batch_size = opt.batch_size;
       bo.num_workers = opt.data_workers;
       bo.skip_bad = opt.skip_bad;
+      bo.is_bad_sample = opt.is_bad_sample;
       StreamingBatcher batcher(
           todo, job.prepare, [&](size_t i) { return job.sample_ids[i]; }, bo);
       Scorer scorer(job.num_labels, opt.save_preds_dir);
@@ -276,7 +281,7 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
         for (int64_t b = 0; b < bsz; ++b) {
           scorer.score(base + b * h * w * job.num_labels, h, w, batch->samples[b], opt.skip_bad,
                        &r);
-          if (kill_after > 0 && ++images_this_call == kill_after) ::raise(SIGKILL);
+          if (kill_after > 0 && ++images_this_call == kill_after) ::raise(kill_signal);
         }
         r.timings.postprocess_s += post.seconds();
         images_since_checkpoint += static_cast<uint64_t>(bsz);

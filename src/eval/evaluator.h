@@ -51,10 +51,11 @@ struct EvalOptions {
   int batch_size = 1;
   int data_workers = 2;
   bool skip_bad = false;
-  std::string save_preds_dir;                    // writes <dir>/<method>/<id>.png when set
-  double checkpoint_interval_s = 30;             // rewrite the shard file at most this often...
-  int checkpoint_every_images = 0;               // ...or after this many images (0: time only)
-  const std::atomic<bool>* interrupt = nullptr;  // set by a signal handler: stop and checkpoint
+  std::function<bool(const Error&)> is_bad_sample;  // see BatcherOptions; null: the default
+  std::string save_preds_dir;                       // writes <dir>/<method>/<id>.png when set
+  double checkpoint_interval_s = 30;                // rewrite the shard file at most this often...
+  int checkpoint_every_images = 0;                  // ...or after this many images (0: time only)
+  const std::atomic<bool>* interrupt = nullptr;     // set by a signal handler: stop and checkpoint
 };
 
 // Receives progress (for progress bars and trackers); default: nothing.

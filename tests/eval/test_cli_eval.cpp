@@ -269,6 +269,16 @@ TEST(CliEval, KilledRunResumesToIdenticalResults) {
   r = segq(eval_args(out, {"--resume", "--batch-size", "8", "--threads", "2"}));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(counts_of(read_json(out + "/results.json")), counts_of(ref));
+  // Ctrl-C (SIGINT) saves everything counted so far and exits 130; --resume finishes the run.
+  const std::string out2 = fresh_dir("cli_interrupted");
+  r = segq(eval_args(out2, {"--batch-size", "2"}), {"SEGQ_DEBUG_KILL_AFTER_IMAGES=7:INT"});
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  const json cut = read_json(out2 + "/shards/shard-0-of-1.json");
+  EXPECT_GE(cut.at("methods").at(0).at("num_images").get<uint64_t>(), 7u);
+  r = segq(eval_args(out2, {"--resume"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(counts_of(read_json(out2 + "/results.json")), counts_of(ref));
   // A resumed run with other settings is refused.
   r = segq(eval_args(out, {"--resume", "--limit", "5"}));
   EXPECT_EQ(r.code, 2);

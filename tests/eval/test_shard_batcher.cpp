@@ -212,6 +212,19 @@ TEST(Batcher, BadSamplesAreSkippedOrFatal) {
   EXPECT_EQ(bad[0].id, "id3");
   EXPECT_NE(bad[1].reason.find("img_10.jpg: corrupt JPEG"), std::string::npos);
 
+  // Only what is_bad_sample accepts is skipped (the data layer's per-sample error type).
+  o.is_bad_sample = [](const Error& e) {
+    return std::string(e.what()).find("img_10.") != std::string::npos;
+  };
+  StreamingBatcher narrow(indices, prepare, nullptr, o);
+  EXPECT_THROW(
+      {
+        while (narrow.next()) {
+        }
+      },
+      Error);
+
+  o.is_bad_sample = nullptr;
   o.skip_bad = false;
   StreamingBatcher fatal(indices, prepare, nullptr, o);
   try {
