@@ -222,6 +222,11 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
     for (size_t i : shard_samples) {
       if (!done.count(job.sample_ids[i])) todo.push_back(i);
     }
+    if (!opt.save_preds_dir.empty() && !done.empty()) {
+      log_warn(method.name, ": ", done.size(),
+               " samples were counted before this resume; their predictions are in ",
+               opt.save_preds_dir, " only if that run had --save-preds too");
+    }
     if (observer) observer->method_started(method, expected, expected - todo.size());
 
     Stopwatch wall;

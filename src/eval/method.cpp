@@ -37,11 +37,12 @@ std::vector<EvalMethod> resolve_methods(const std::string& comma_list,
   }
   std::vector<EvalMethod> out;
   out.push_back(resolver("fp32"));
-  std::set<std::string> seen = {"fp32"};
+  std::set<std::string> names_seen = {"fp32"}, specs_seen = {out.front().spec};
   for (const std::string& n : names) {
-    if (!seen.insert(n).second) continue;
+    if (!names_seen.insert(n).second) continue;
     EvalMethod m = resolver(n);
     SEGQ_CHECK(m.make_weights != nullptr, "method '", n, "' has no weight transform");
+    if (!specs_seen.insert(m.spec).second) continue;  // another spelling of a listed method
     out.push_back(std::move(m));
   }
   return out;

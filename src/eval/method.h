@@ -29,8 +29,9 @@ EvalMethod fp32_method();
 // Knows "fp32" only (the quantization layer supplies a resolver for the rest of the grammar).
 EvalMethod resolve_builtin_method(const std::string& name);
 
-// Splits "fp32,int8, int4" and resolves each name in order, dropping repeats; the fp32 baseline is
-// always first (added when missing). Throws UsageError naming the method and listing what is known.
+// Splits "fp32,int8, int4" and resolves each name in order, dropping repeats (same name or same
+// resolved spec); the fp32 baseline is always first (added when missing). Throws UsageError naming
+// the method and listing what is known.
 std::vector<EvalMethod> resolve_methods(const std::string& comma_list,
                                         const MethodResolver& resolver = resolve_builtin_method);
 

@@ -132,7 +132,7 @@ inline EvalMethod resolve_method(const std::string& name) {
     const int k = std::stoi(name.substr(5));
     EvalMethod m;
     m.name = name;
-    m.spec = "fake-shift(class=" + std::to_string(k) + ")";
+    m.spec = "fake-shift(class=" + std::to_string(k % kNumLabels) + ")";  // canonical
     m.make_weights = [k](const WeightSet& fp32) {
       WeightSet ws = fp32;
       Tensor b = fp32.at("fake.bias").dense_tensor().clone();

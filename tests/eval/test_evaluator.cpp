@@ -96,6 +96,17 @@ ShardState run_sharded(const EvalJob& job, const std::string& out, int shards, i
   return merge_shards(parts);
 }
 
+TEST(Methods, ListAlwaysStartsWithFp32AndDropsRepeats) {
+  const std::vector<EvalMethod> m =
+      resolve_methods(" shift3,fp32, shift3 ,shift14,,", fake::resolve_method);
+  ASSERT_EQ(m.size(), 2u);  // shift14 resolves to the spec of shift3 (class 14 % 11 = 3)
+  EXPECT_EQ(m[0].name, "fp32");
+  EXPECT_EQ(m[1].name, "shift3");
+  EXPECT_THROW(resolve_methods("fp32,int4", fake::resolve_method), UsageError);
+  EXPECT_THROW(resolve_methods("int4"), UsageError);
+  EXPECT_EQ(resolve_methods("").size(), 1u);
+}
+
 TEST(Evaluator, ShardedRunsMergeToTheUnshardedRunBitForBit) {
   const WeightSet w = fake::fp32_weights();
   const EvalJob job = make_job(w, 37, /*varying=*/true, "fp32,shift3");
