@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "eval/index_png.h"
+#include "eval/temp_dirs.h"
 #include "io/file_util.h"
 
 #if __has_include("model/segformer.h") && __has_include("data/folder_dataset.h")
@@ -55,10 +56,8 @@ std::string quote(const std::string& s) {
 // Runs segq with `args` (and `env` assignments); captures exit code, stdout and stderr.
 CmdResult segq(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
   static int counter = 0;
-  const std::string base = (fs::path(SEGQ_BINARY_DIR) / "test_eval_tmp" /
-                            ("cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++)))
-                               .string();
-  fs::create_directories(fs::path(base).parent_path());
+  static const std::string logs = testing_dirs::make_temp_dir("cli_logs");
+  const std::string base = logs + "/" + std::to_string(counter++);
   std::string cmd = "env SEGQ_LOG=warn";
   auto add = [&cmd](const std::string& word) {
     cmd.push_back(' ');
@@ -80,13 +79,7 @@ CmdResult segq(const std::vector<std::string>& args, const std::vector<std::stri
   return r;
 }
 
-std::string fresh_dir(const std::string& name) {
-  const fs::path p =
-      fs::path(SEGQ_BINARY_DIR) / "test_eval_tmp" / (name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string fresh_dir(const std::string& name) { return testing_dirs::make_temp_dir(name); }
 
 constexpr int kSamples = 22;
 

@@ -20,6 +20,7 @@
 #include "eval/fakes.h"
 #include "eval/index_png.h"
 #include "eval/score.h"
+#include "eval/temp_dirs.h"
 #include "io/file_util.h"
 
 extern char** environ;
@@ -30,13 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string temp_dir(const std::string& name) {
-  const fs::path p =
-      fs::path(SEGQ_BINARY_DIR) / "test_eval_tmp" / (name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string temp_dir(const std::string& name) { return testing_dirs::make_temp_dir(name); }
 
 EvalJob make_job(const WeightSet& weights, size_t n, bool varying, const std::string& methods,
                  PrepareFn prepare = nullptr) {
