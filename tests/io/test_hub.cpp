@@ -468,8 +468,10 @@ TEST(Hub, DownloadCommand) {
   TempDir dir;
   HubTestServer server(kRepo, kCommit, tiny_repo_files());
   auto run = [&](const std::string& env, const std::string& args, std::string* out) {
-    const std::string cmd = "env -u HF_TOKEN -u HUGGING_FACE_HUB_TOKEN -u HF_HUB_CACHE " + env +
-                            " " + SEGQ_EXE + " download " + args + " 2>" + (dir / "stderr");
+    const std::string cmd =
+        "env -u HF_TOKEN -u HUGGING_FACE_HUB_TOKEN -u HF_TOKEN_PATH -u HF_HUB_CACHE "
+        "-u HUGGINGFACE_HUB_CACHE -u HF_HUB_OFFLINE -u TRANSFORMERS_OFFLINE " +
+        env + " " + SEGQ_EXE + " download " + args + " 2>" + (dir / "stderr");
     FILE* p = ::popen(cmd.c_str(), "r");
     std::array<char, 4096> buf;
     out->clear();
