@@ -268,7 +268,7 @@ std::vector<MethodInfo> method_catalog() {
       {"int4-g32-hqq-s16", "int4, groups of 32, HQQ-optimized shifts, fp16 scales and shifts"},
       {"int4-mse", "int4 with a clip-ratio search per group (GPTQ's mse grid, norm 2.4)"},
       {"int2-g16-mse-sym", "symmetric int2 (levels -2..1), groups of 16, clip search"},
-      {"int8-gc-mse", "int8 per channel with a clipped symmetric range"},
+      {"int8-mse", "int8 per channel with a clip-ratio search on the symmetric range"},
       {"quanto:int4",
        "the Python pipeline's semantics: nn.Linear weights only (transformers "
        "QuantoConfig); Conv2d weights stay fp32"},

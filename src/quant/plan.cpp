@@ -242,8 +242,13 @@ WeightSet quantize_weights(const WeightSet& dense, const QuantPlan& plan) {
                               : it->second.qtensor().method,
                           "); segq quantizes fp32 weights once"));
     }
-    auto q = std::make_shared<QTensor>(
-        quantize_tensor(it->second.dense_tensor(), tensor_quant_spec(e.method, e.shape)));
+    std::shared_ptr<QTensor> q;
+    try {
+      q = std::make_shared<QTensor>(
+          quantize_tensor(it->second.dense_tensor(), tensor_quant_spec(e.method, e.shape)));
+    } catch (const Error& err) {
+      throw Error(str_cat("quantizing '", e.name, "' with ", e.method.name, ": ", err.what()));
+    }
     out.emplace(e.name, Weight::quantized(std::move(q)));
   }
   for (const auto& [name, w] : dense) {

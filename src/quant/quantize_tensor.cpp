@@ -1,6 +1,7 @@
 #include "quant/quantize_tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/half.h"
@@ -14,6 +15,10 @@ namespace segq {
 namespace {
 
 void store_param(Tensor& t, int64_t i, float v) {
+  if (!std::isfinite(v)) {
+    throw Error(str_cat("a scale or shift (", v, ") does not fit ", dtype_name(t.dtype()),
+                        ": the weights are too large for this scale dtype (use s32)"));
+  }
   switch (t.dtype()) {
     case DType::F16:
       static_cast<uint16_t*>(t.raw())[i] = f32_to_f16(v);
