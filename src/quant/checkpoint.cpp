@@ -30,6 +30,15 @@ bool is_float_dtype(DType t) {
   return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64;
 }
 
+// Float tensors as dense fp32 Weights; integer buffers (num_batches_tracked) are dropped.
+WeightSet dense_float_weights(const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  WeightSet out;
+  for (const auto& [name, t] : tensors) {
+    if (is_float_dtype(t.dtype())) out.emplace(name, Weight::dense(t));
+  }
+  return out;
+}
+
 }  // namespace
 
 CheckpointTensors quantized_checkpoint_tensors(const WeightSet& weights,
@@ -79,7 +88,7 @@ CheckpointWeights weights_from_checkpoint(
   CheckpointWeights out;
   const auto meta = metadata.find(kQuantizationMapKey);
   if (meta == metadata.end()) {
-    out.weights = dense_weight_set(tensors);
+    out.weights = dense_float_weights(tensors);
     return out;
   }
   out.quantized = true;

@@ -43,7 +43,9 @@ struct CheckpointWeights {
 
 // A checkpoint's tensors (as loaded, e.g. ModelFiles::tensors / ::metadata) as a WeightSet:
 // QTensors (borrowing the loaded storage) where the quantization map says so, dense fp32
-// otherwise (integer buffers dropped, as in dense_weight_set). Throws segq::Error naming `source`
+// otherwise. Integer tensors (BatchNorm's num_batches_tracked counter, unused at inference) are
+// dropped: they are not weights and count nowhere. For a plain checkpoint this is the dense
+// fp32 WeightSet every method starts from. Throws segq::Error naming `source`
 // and the offending entry when the map is malformed, truncated or inconsistent with the tensors.
 CheckpointWeights weights_from_checkpoint(
     const std::vector<std::pair<std::string, Tensor>>& tensors,

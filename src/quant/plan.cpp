@@ -29,10 +29,6 @@ std::vector<std::string> quanto_modules_to_not_convert(
   return {};
 }
 
-bool is_float_dtype_name(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64;
-}
-
 }  // namespace
 
 const char* tensor_role_name(TensorRole r) {
@@ -216,15 +212,6 @@ QuantPlan single_layer_plan(const WeightSet& weights, const std::string& name,
   return make_quant_plan(weights, o);
 }
 
-WeightSet dense_weight_set(const std::vector<std::pair<std::string, Tensor>>& tensors) {
-  WeightSet out;
-  for (const auto& [name, t] : tensors) {
-    if (!is_float_dtype_name(t.dtype())) continue;
-    out.emplace(name, Weight::dense(t));
-  }
-  return out;
-}
-
 WeightSet quantize_weights(const WeightSet& dense, const QuantPlan& plan) {
   WeightSet out;
   for (const PlanEntry& e : plan.entries) {
@@ -255,6 +242,13 @@ WeightSet quantize_weights(const WeightSet& dense, const QuantPlan& plan) {
     if (!out.count(name)) out.emplace(name, w);
   }
   return out;
+}
+
+QuantizedModel quantize_model(const WeightSet& dense, const PlanOptions& options) {
+  QuantizedModel m;
+  m.plan = make_quant_plan(dense, options);
+  m.weights = quantize_weights(dense, m.plan);
+  return m;
 }
 
 }  // namespace segq

@@ -71,13 +71,17 @@ QuantPlan make_quant_plan(const WeightSet& weights, const PlanOptions& options);
 QuantPlan single_layer_plan(const WeightSet& weights, const std::string& name,
                             const MethodSpec& method);
 
-// Float tensors of a checkpoint as dense fp32 Weights, by name. Integer tensors (BatchNorm's
-// num_batches_tracked counter, unused at inference) are dropped; they count nowhere.
-WeightSet dense_weight_set(const std::vector<std::pair<std::string, Tensor>>& tensors);
-
 // Applies a plan: quantized entries become QTensors, the rest share the dense tensors. Throws
 // segq::Error when a planned tensor is missing or already quantized (segq quantizes fp32 weights
 // once; a quantized checkpoint is evaluated as stored).
 WeightSet quantize_weights(const WeightSet& dense, const QuantPlan& plan);
+
+// make_quant_plan + quantize_weights: what `segq inspect --method`, `segq quantize` and the
+// evaluation loop do with a method. The plan's name is the method label for results.
+struct QuantizedModel {
+  QuantPlan plan;
+  WeightSet weights;
+};
+QuantizedModel quantize_model(const WeightSet& dense, const PlanOptions& options);
 
 }  // namespace segq

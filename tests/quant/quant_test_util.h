@@ -6,6 +6,7 @@
 
 #include "core/tensor.h"
 #include "io/model_files.h"
+#include "quant/checkpoint.h"
 #include "quant/plan.h"
 
 namespace segq::test {
@@ -34,7 +35,8 @@ inline Tensor random_tensor(const Shape& shape, uint32_t seed) {
 
 // The dense fp32 weights of a fixture model (tests/fixtures/models/<name>).
 inline WeightSet fixture_weights(const std::string& model) {
-  return dense_weight_set(load_model_files(fixture_path("models/" + model)).tensors);
+  const ModelFiles m = load_model_files(fixture_path("models/" + model));
+  return weights_from_checkpoint(m.tensors, m.metadata, m.directory).weights;
 }
 
 }  // namespace segq::test

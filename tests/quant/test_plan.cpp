@@ -126,6 +126,18 @@ TEST(Plan, ApplyKeepsNoFp32CopyAndRefusesToQuantizeTwice) {
   EXPECT_THROW(quantize_weights(q, p), Error);
 }
 
+TEST(Plan, QuantizeModelIsPlanPlusApply) {
+  PlanOptions o;
+  o.method = parse_method("int8");
+  o.exclude = {"*.dwconv.weight"};
+  const QuantizedModel m = quantize_model(tiny(), o);
+  EXPECT_EQ(m.plan.name, "int8+custom");
+  EXPECT_EQ(m.plan.num_quantized(), 64);
+  int n = 0;
+  for (const auto& [name, w] : m.weights) n += w.is_quantized();
+  EXPECT_EQ(n, 64);
+}
+
 TEST(Plan, SingleLayer) {
   const std::string name = "segformer.encoder.block.1.0.mlp.dense2.weight";
   const QuantPlan p = single_layer_plan(tiny(), name, parse_method("int2"));
@@ -137,7 +149,7 @@ TEST(Plan, SingleLayer) {
                UsageError);
 }
 
-TEST(Plan, DenseWeightSetDropsIntegerBuffers) {
+TEST(Plan, FixtureWeightSetDropsIntegerBuffers) {
   EXPECT_EQ(tiny().count("decode_head.batch_norm.num_batches_tracked"), 0u);
   EXPECT_EQ(tiny().count("decode_head.batch_norm.running_mean"), 1u);
   EXPECT_EQ(tiny().at("decode_head.batch_norm.running_mean").dense_tensor().dtype(), DType::F32);
