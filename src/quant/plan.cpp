@@ -191,6 +191,14 @@ QuantPlan make_quant_plan(const WeightSet& weights, const PlanOptions& options) 
   return make_quant_plan(shapes, options);
 }
 
+std::vector<std::string> candidate_weights(const WeightSet& weights) {
+  std::vector<std::string> out;
+  for (const auto& [name, w] : weights) {
+    if (tensor_role(name, w.shape()) != TensorRole::Float) out.push_back(name);
+  }
+  return out;
+}
+
 QuantPlan single_layer_plan(const WeightSet& weights, const std::string& name,
                             const MethodSpec& method) {
   const auto it = weights.find(name);

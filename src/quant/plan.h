@@ -67,6 +67,9 @@ QuantPlan make_quant_plan(const std::vector<std::pair<std::string, Shape>>& tens
                           const PlanOptions& options);
 QuantPlan make_quant_plan(const WeightSet& weights, const PlanOptions& options);
 
+// The Linear and Conv weights (candidates) of a weight set, in name order: the layers
+// `segq sensitivity` visits.
+std::vector<std::string> candidate_weights(const WeightSet& weights);
 // Plans for `segq sensitivity`: quantize only `name` (a candidate) with `method`.
 QuantPlan single_layer_plan(const WeightSet& weights, const std::string& name,
                             const MethodSpec& method);

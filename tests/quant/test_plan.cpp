@@ -139,6 +139,7 @@ TEST(Plan, QuantizeModelIsPlanPlusApply) {
 }
 
 TEST(Plan, SingleLayer) {
+  EXPECT_EQ(candidate_weights(tiny()).size(), 72u);
   const std::string name = "segformer.encoder.block.1.0.mlp.dense2.weight";
   const QuantPlan p = single_layer_plan(tiny(), name, parse_method("int2"));
   EXPECT_EQ(p.num_quantized(), 1);
