@@ -46,11 +46,14 @@ Range range_of(const float* x, int64_t n) {
   return r;
 }
 
-double lp_error(const float* x, int64_t n, const GroupParams& p, const IntGrid& g) {
+// Sum of |x - x^|^2.4 over the group; stops early once it reaches `limit` (the candidate then
+// cannot win, so the search result is the same as with full sums).
+double lp_error(const float* x, int64_t n, const GroupParams& p, const IntGrid& g, double limit) {
   double err = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const float d = std::fabs(x[i] - int_decode(int_encode(x[i], p, g), p, g));
     if (d != 0.0f) err += static_cast<double>(std::pow(d, kMseNorm));
+    if (err >= limit) break;
   }
   return err;
 }
@@ -58,11 +61,11 @@ double lp_error(const float* x, int64_t n, const GroupParams& p, const IntGrid& 
 GroupParams mse_params(const float* x, int64_t n, const IntGrid& g) {
   const Range r = range_of(x, n);
   GroupParams best = rtn_params(r.lo, r.hi, r.amax, g);
-  double best_err = lp_error(x, n, best, g);
+  double best_err = lp_error(x, n, best, g, std::numeric_limits<double>::infinity());
   for (int i = 1; i < kMseGridSteps; ++i) {
     const float p = static_cast<float>(1.0 - i / 100.0);
     const GroupParams cand = rtn_params(p * r.lo, p * r.hi, p * r.amax, g);
-    const double err = lp_error(x, n, cand, g);
+    const double err = lp_error(x, n, cand, g, best_err);
     if (err < best_err) {
       best_err = err;
       best = cand;
