@@ -2,7 +2,8 @@
 // blocked GEMM driver calls decode_panel once per (N-tile, K-tile) and reuses the fp32 panel for
 // all M rows; decode_rows serves row-wise consumers (depthwise convolution, tests, distortion).
 // Layouts and the dequantization formula: kernels/decode_layout.h. Decoding is exact (no error
-// tolerance): the AVX2 decoders equal the scalar references bit for bit.
+// tolerance): the AVX2 decoders equal the scalar references bit for bit (the e4m3 NaN codes,
+// which quantization never produces, decode to NaN in both, possibly with different payloads).
 //
 // weight_format.cpp's tables dispatch here for the non-dense formats (and for the AVX2 versions of
 // the dense ones).
