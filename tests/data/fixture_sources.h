@@ -2,10 +2,16 @@
 // tools/make_data_fixtures.py, fixture paths, and digests.
 #pragma once
 
+#include <unistd.h>
+#include <zip.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "core/error.h"
 #include "io/file_util.h"
 #include "io/image.h"
 
@@ -45,6 +51,45 @@ inline ImageU8 formula_image(int h, int w, int channels, int seed) {
 
 inline std::string digest(const ImageU8& image) {
   return sha256_hex(image.pixels.data(), image.pixels.size());
+}
+
+// A fresh folder under the system temp dir, removed with its contents at scope exit.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    static int counter = 0;
+    path_ =
+        (std::filesystem::temp_directory_path() /
+         ("segq-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
+            .string();
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Writes a zip archive with the given (member name, bytes); `store` disables compression.
+inline void write_zip(const std::string& path,
+                      const std::vector<std::pair<std::string, std::string>>& members, bool store) {
+  int err = 0;
+  zip_t* za = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+  if (!za) throw Error("cannot create test zip " + path);
+  for (const auto& [name, bytes] : members) {
+    zip_source_t* src = zip_source_buffer(za, bytes.data(), bytes.size(), 0);
+    const zip_int64_t idx = zip_file_add(za, name.c_str(), src, ZIP_FL_OVERWRITE);
+    if (idx < 0) throw Error("cannot add " + name + " to test zip");
+    if (store) zip_set_file_compression(za, zip_uint64_t(idx), ZIP_CM_STORE, 0);
+  }
+  if (zip_close(za) != 0) throw Error("cannot write test zip " + path);
 }
 
 }  // namespace segq::test
