@@ -210,6 +210,8 @@ def resize_case(name, source, size_hw, resample, mode="RGB"):
 
 
 def main():
+    if not os.path.isdir(os.path.join(SHARED, ADE)):
+        sys.exit(f"needs the ADE20K sample at {os.path.join(SHARED, ADE)} (../shared/data)")
     src = make_sources()
     ade_images = [{"shared": f"{ADE}/images/validation/ADE_val_0000000{i}.jpg"} for i in (1, 2, 3)]
     ade_labels = [{"shared": f"{ADE}/annotations/validation/ADE_val_0000000{i}.png"}
