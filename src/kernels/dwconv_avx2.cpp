@@ -1,0 +1,71 @@
+#include "kernels/dwconv.h"
+#include "kernels/vec_math_avx2.h"
+
+namespace segq {
+
+namespace {
+
+static inline __m256 finish(__m256 v, Activation act) {
+  if (act == Activation::kGelu) return gelu_ps_avx2(v);
+  if (act == Activation::kRelu) return _mm256_max_ps(v, _mm256_setzero_ps());
+  return v;
+}
+
+// One output row, channels [c0, c0 + 8·k) with full vectors, or one masked vector at the tail.
+// The 9 tap weights for the channel block stay in registers while the row is swept.
+static void row_block(const float* img, int64_t h, int64_t w, int64_t c, int64_t r, int64_t c0,
+                      int lanes, const float* w_taps, const float* bias, Activation act,
+                      float* out_row) {
+  const __m256i mask = tail_mask_avx2(lanes);
+  const bool full = lanes == 8;
+  __m256 wt[9];
+  for (int t = 0; t < 9; ++t) {
+    wt[t] =
+        full ? _mm256_loadu_ps(w_taps + t * c + c0) : _mm256_maskload_ps(w_taps + t * c + c0, mask);
+  }
+  const __m256 vb = full ? _mm256_loadu_ps(bias + c0) : _mm256_maskload_ps(bias + c0, mask);
+  const float* rows[3];
+  for (int ky = 0; ky < 3; ++ky) {
+    const int64_t yy = r + ky - 1;
+    rows[ky] = (yy >= 0 && yy < h) ? img + yy * w * c + c0 : nullptr;
+  }
+  for (int64_t col = 0; col < w; ++col) {
+    __m256 acc = vb;
+    for (int ky = 0; ky < 3; ++ky) {
+      if (!rows[ky]) continue;
+      for (int kx = 0; kx < 3; ++kx) {
+        const int64_t xx = col + kx - 1;
+        if (xx < 0 || xx >= w) continue;
+        const float* p = rows[ky] + xx * c;
+        const __m256 v = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+        acc = _mm256_fmadd_ps(wt[ky * 3 + kx], v, acc);
+      }
+    }
+    acc = finish(acc, act);
+    float* o = out_row + col * c + c0;
+    if (full) {
+      _mm256_storeu_ps(o, acc);
+    } else {
+      _mm256_maskstore_ps(o, mask, acc);
+    }
+  }
+}
+
+}  // namespace
+
+void dwconv3x3_rows_avx2(int64_t row0, int64_t row1, int64_t h, int64_t w, int64_t c,
+                         const float* x, const float* w_taps, const float* bias, Activation act,
+                         float* y) {
+  for (int64_t row = row0; row < row1; ++row) {
+    const int64_t b = row / h;
+    const int64_t r = row % h;
+    const float* img = x + b * h * w * c;
+    float* out_row = y + row * w * c;
+    for (int64_t c0 = 0; c0 < c; c0 += 8) {
+      const int lanes = static_cast<int>(c - c0 < 8 ? c - c0 : 8);
+      row_block(img, h, w, c, r, c0, lanes, w_taps, bias, act, out_row);
+    }
+  }
+}
+
+}  // namespace segq
