@@ -47,7 +47,8 @@ static inline __m256 exp_ps_avx2(__m256 x) {
 
 // GELU(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2, the exact (erf) form.
 //   |x| <= 1: Phi = 0.5 + 0.5 x A(x^2)
-//   |x| >  1: Q = 1 - Phi(|x|) = 0.5 exp(-x^2/2) B(v) / (1 + |x|), v = (|x| - 4)/(|x| + 4),
+//   |x| >  1: Q = 1 - Phi(|x|) = 0.5 exp(-x^2/2) B(v) r, r = 1/(|x| + 4), v = (|x| - 4) r
+//             (one division per vector),
 //             Phi = x > 0 ? 1 - Q : Q; Q = 0 past |x| = 13.2 (Q(13.2) < 1e-38).
 // exp(-x^2/2) uses x^2 = hi + lo (lo exact by FMA), exp(-hi/2) (1 - lo/2), so no error from
 // rounding x^2 at large |x|.
@@ -67,17 +68,19 @@ static inline __m256 gelu_ps_avx2(__m256 x) {
 
   const __m256 t = _mm256_min_ps(ax, _mm256_set1_ps(13.2f));
   const __m256 four = _mm256_set1_ps(4.0f);
-  const __m256 v = _mm256_div_ps(_mm256_sub_ps(t, four), _mm256_add_ps(t, four));
-  __m256 b = _mm256_set1_ps(1.282522365e-03f);
-  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(-6.885093448e-04f));
-  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(-9.980524035e-03f));
-  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(3.589837982e-02f));
-  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(-6.439806440e-02f));
-  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(5.719850525e-02f));
-  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(2.799936437e-02f));
-  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(-1.934069030e-01f));
-  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(9.441064123e-01f));
-  const __m256 q = _mm256_div_ps(b, _mm256_add_ps(one, t));
+  const __m256 r = _mm256_div_ps(one, _mm256_add_ps(t, four));
+  const __m256 v = _mm256_mul_ps(_mm256_sub_ps(t, four), r);
+  __m256 b = _mm256_set1_ps(-4.048811330e-04f);
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(2.624044181e-04f));
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(3.243642492e-03f));
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(-6.957744995e-03f));
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(-1.507789529e-02f));
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(1.207929097e-01f));
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(-3.730438533e-01f));
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(7.742748132e-01f));
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(-1.215793282e+00f));
+  b = _mm256_fmadd_ps(b, v, _mm256_set1_ps(1.510570261e+00f));
+  const __m256 q = _mm256_mul_ps(b, r);
   const __m256 hi = _mm256_mul_ps(t, t);
   const __m256 lo = _mm256_fmsub_ps(t, t, hi);
   const __m256 e = _mm256_mul_ps(exp_ps_avx2(_mm256_mul_ps(_mm256_set1_ps(-0.5f), hi)),

@@ -4,7 +4,7 @@
 //   |y_avx2 - y_ref| <= 2 (K + 1) u Σ_k |a_k w_k|
 // plus 2 u per path for each epilogue rounding (scale, bias, residual add) on the magnitudes
 // involved; an activation scales differences by its Lipschitz constant (GELU: max |gelu'| =
-// 1.129) and adds its own error (vectorized GELU: <= 10 ulp, see test_elementwise.cpp).
+// 1.129) and adds its own error (vectorized GELU: <= 12 ulp, see test_elementwise.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -103,7 +103,7 @@ void check_case(const GemmCase& c, bool packed) {
       const double mag = sc * s + (c.bias ? std::fabs(d.bias[j]) : 0.0) +
                          (c.accumulate ? std::fabs(d.c0[idx]) : 0.0);
       double tol = lip * (2.0 * (c.k + 1) * kU * sc * s + 8.0 * kU * mag);
-      if (c.act == Activation::kGelu) tol += 10.0 * 2.0 * kU * std::fabs(ref[idx]);
+      if (c.act == Activation::kGelu) tol += 12.0 * 2.0 * kU * std::fabs(ref[idx]);
       tol += 1e-30;
       const double diff = std::fabs(static_cast<double>(got[idx]) - ref[idx]);
       worst = std::max(worst, diff / tol);

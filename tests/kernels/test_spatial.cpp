@@ -17,7 +17,7 @@ using testing::kU;
 using testing::random_floats;
 
 // Bound: each path sums bias + 9 products with at most 10 roundings: |Δ| <= 2·10 u S, S = |b| +
-// Σ |w x|; GELU scales by 1.129 and adds <= 10 ulp.
+// Σ |w x|; GELU scales by 1.129 and adds <= 12 ulp.
 void check_dwconv(int64_t batch, int64_t h, int64_t w, int64_t c, Activation act) {
   const std::vector<float> x = random_floats(static_cast<size_t>(batch * h * w * c), 51, -2, 2);
   const std::vector<float> taps = random_floats(static_cast<size_t>(9 * c), 52);
@@ -40,7 +40,7 @@ void check_dwconv(int64_t batch, int64_t h, int64_t w, int64_t c, Activation act
           }
           const size_t idx = static_cast<size_t>(((b * h + r) * w + col) * c + ch);
           double tol = 20 * kU * s;
-          if (act == Activation::kGelu) tol = 1.129 * tol + 20 * kU * std::fabs(ref[idx]);
+          if (act == Activation::kGelu) tol = 1.129 * tol + 24 * kU * std::fabs(ref[idx]);
           if (!(std::fabs(got[idx] - ref[idx]) <= tol + 1e-30)) ++bad;
         }
       }
