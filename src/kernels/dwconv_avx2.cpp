@@ -11,34 +11,49 @@ static inline __m256 finish(__m256 v, Activation act) {
   return v;
 }
 
-// One output row, channels [c0, c0 + 8·k) with full vectors, or one masked vector at the tail.
-// The 9 tap weights for the channel block stay in registers while the row is swept.
+static inline __m256 load8(const float* p, bool full, __m256i mask) {
+  return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+}
+
+// One output row, 8 channels [c0, c0 + lanes). The 9 tap weights stay in registers while the row
+// is swept; a row outside the image gets zero weights and a valid (ignored) row pointer, so the
+// interior columns run without branches. Accumulation order: bias, then taps (ky, kx) — the
+// zero-weighted taps add exact zeros, so the result equals skipping them.
 static void row_block(const float* img, int64_t h, int64_t w, int64_t c, int64_t r, int64_t c0,
                       int lanes, const float* w_taps, const float* bias, Activation act,
                       float* out_row) {
   const __m256i mask = tail_mask_avx2(lanes);
   const bool full = lanes == 8;
-  __m256 wt[9];
-  for (int t = 0; t < 9; ++t) {
-    wt[t] =
-        full ? _mm256_loadu_ps(w_taps + t * c + c0) : _mm256_maskload_ps(w_taps + t * c + c0, mask);
-  }
-  const __m256 vb = full ? _mm256_loadu_ps(bias + c0) : _mm256_maskload_ps(bias + c0, mask);
   const float* rows[3];
+  __m256 wt[9];
   for (int ky = 0; ky < 3; ++ky) {
     const int64_t yy = r + ky - 1;
-    rows[ky] = (yy >= 0 && yy < h) ? img + yy * w * c + c0 : nullptr;
+    const bool inside = yy >= 0 && yy < h;
+    rows[ky] = img + (inside ? yy : r) * w * c + c0;
+    for (int kx = 0; kx < 3; ++kx) {
+      const int t = ky * 3 + kx;
+      wt[t] = inside ? load8(w_taps + t * c + c0, full, mask) : _mm256_setzero_ps();
+    }
   }
+  const __m256 vb = load8(bias + c0, full, mask);
+  const __m256 zero = _mm256_setzero_ps();
   for (int64_t col = 0; col < w; ++col) {
     __m256 acc = vb;
-    for (int ky = 0; ky < 3; ++ky) {
-      if (!rows[ky]) continue;
-      for (int kx = 0; kx < 3; ++kx) {
-        const int64_t xx = col + kx - 1;
-        if (xx < 0 || xx >= w) continue;
-        const float* p = rows[ky] + xx * c;
-        const __m256 v = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
-        acc = _mm256_fmadd_ps(wt[ky * 3 + kx], v, acc);
+    if (col > 0 && col + 1 < w) {
+      const int64_t o = (col - 1) * c;
+      for (int ky = 0; ky < 3; ++ky) {
+        const float* p = rows[ky] + o;
+        acc = _mm256_fmadd_ps(wt[ky * 3 + 0], load8(p, full, mask), acc);
+        acc = _mm256_fmadd_ps(wt[ky * 3 + 1], load8(p + c, full, mask), acc);
+        acc = _mm256_fmadd_ps(wt[ky * 3 + 2], load8(p + 2 * c, full, mask), acc);
+      }
+    } else {
+      for (int ky = 0; ky < 3; ++ky) {
+        for (int kx = 0; kx < 3; ++kx) {
+          const int64_t xx = col + kx - 1;
+          const __m256 v = (xx < 0 || xx >= w) ? zero : load8(rows[ky] + xx * c, full, mask);
+          acc = _mm256_fmadd_ps(wt[ky * 3 + kx], v, acc);
+        }
       }
     }
     acc = finish(acc, act);

@@ -26,9 +26,12 @@ int64_t pick_kc(int64_t k) {
   return ceil_div(k, tiles);
 }
 
-// N tile width: a kc x nc panel of about 192 KiB (stays in L2 while the M range streams by).
+// N tile width: a kc x nc panel of up to 1 MiB (L2/L3). Each 6-row A micro-panel (L1) meets the
+// whole panel, so A — the large operand (e.g. 16384 x 1024 in b0's linear_fuse) — is read from
+// memory once per K tile instead of once per N tile; measured on b0/b2 head shapes (Zen 3):
+// 1 MiB panels ~25 % faster than 192 KiB ones.
 int64_t pick_nc(int64_t n, int64_t kc) {
-  const int64_t strips = std::max<int64_t>(1, (192 * 1024) / (kc * 4 * kGemmNr));
+  const int64_t strips = std::max<int64_t>(1, (1024 * 1024) / (kc * 4 * kGemmNr));
   return std::min(ceil_div(n, kGemmNr), strips) * kGemmNr;
 }
 
