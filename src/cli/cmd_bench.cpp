@@ -1,5 +1,6 @@
 // segq bench --model M --size HxW [--batch B] [--threads T] [--warmup N] [--repeats N] [--json]:
 // median ms per image of the forward pass after warm-up, images/s, peak RSS.
+// [--fold-decode-head] times the folded decode head (SegformerOptions).
 #include <cstdio>
 #include <string>
 
@@ -43,6 +44,7 @@ struct BenchArgs {
   int threads = 0;
   int warmup = 2;
   int repeats = 10;
+  bool fold = false;
   bool json = false;
 };
 
@@ -59,7 +61,9 @@ void run_bench(const BenchArgs& a) {
       SegformerConfig::from_json(files.config, files.directory + "/config.json");
   const WeightSet weights = dense_weight_set(files.tensors);
   // Where a --method weight-set transformation would go (quantize `weights` here).
-  SegformerModel model(config, weights);
+  SegformerOptions options;
+  options.fold_decode_head = a.fold;
+  SegformerModel model(config, weights, options);
   const Tensor pixels = synthetic_pixels(a.batch, config.num_channels, h, w);
   const BenchResult r = bench_forward(model, pixels, a.warmup, a.repeats);
   const double gmac = segformer_stats(config, h, w).macs / 1e9;
@@ -71,6 +75,7 @@ void run_bench(const BenchArgs& a) {
                         {"batch", a.batch},
                         {"threads", threads},
                         {"kernels", kernel_isa_name(kernel_isa())},
+                        {"fold_decode_head", a.fold},
                         {"cpu", cpu_model_name()},
                         {"warmup", a.warmup},
                         {"repeats", a.repeats},
@@ -89,7 +94,8 @@ void run_bench(const BenchArgs& a) {
   std::printf("input: %dx%dx%lldx%lld (synthetic), threads: %d, kernels: %s, cpu: %s\n", a.batch,
               config.num_channels, static_cast<long long>(h), static_cast<long long>(w), threads,
               kernel_isa_name(kernel_isa()), cpu_model_name().c_str());
-  std::printf("warmup: %d, repeats: %d\n", a.warmup, a.repeats);
+  std::printf("warmup: %d, repeats: %d, decode head: %s\n", a.warmup, a.repeats,
+              a.fold ? "folded" : "plain");
   std::printf("median_ms_per_image: %.2f\n", r.median_ms_per_image);
   std::printf("mean_ms_per_image: %.2f\n", r.mean_ms_per_image);
   std::printf("min_ms_per_image: %.2f\n", r.min_ms_per_image);
@@ -109,6 +115,9 @@ void setup(CLI::App& app, int* /*exit_code*/) {
       ->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed forwards first")->capture_default_str();
   cmd->add_option("--repeats", args->repeats, "Timed forwards")->capture_default_str();
+  cmd->add_flag("--fold-decode-head", args->fold,
+                "Run the decode head as its exact algebraic fold (linear_fuse + BatchNorm folded "
+                "into the per-stage MLPs; changes float rounding only)");
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([args] { run_bench(*args); });
 }

@@ -40,6 +40,10 @@ void gelu_ref(const float* x, int64_t n, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = gelu_ref(x[i]);
 }
 
+void relu_inplace(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
 void gelu(const float* x, int64_t n, float* y) {
   if (kernel_isa() == KernelIsa::kAvx2) {
     gelu_avx2(x, n, y);

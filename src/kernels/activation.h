@@ -20,4 +20,7 @@ void gelu(const float* x, int64_t n, float* y);
 void gelu_ref(const float* x, int64_t n, float* y);
 void gelu_avx2(const float* x, int64_t n, float* y);
 
+// x[i] = max(x[i], 0) for i < n. One implementation (exact; the compiler vectorizes it).
+void relu_inplace(float* x, int64_t n);
+
 }  // namespace segq

@@ -25,16 +25,16 @@ LinearTap bilinear_tap(int64_t dst, int64_t in_size, int64_t out_size) {
 }
 
 void resize_bilinear(const ResizeShape& s, const float* in, int64_t ldi, int64_t y0, int64_t y1,
-                     float* out, int64_t ldo) {
+                     float* out, int64_t ldo, bool accumulate) {
   if (kernel_isa() == KernelIsa::kAvx2) {
-    resize_bilinear_avx2(s, in, ldi, y0, y1, out, ldo);
+    resize_bilinear_avx2(s, in, ldi, y0, y1, out, ldo, accumulate);
   } else {
-    resize_bilinear_ref(s, in, ldi, y0, y1, out, ldo);
+    resize_bilinear_ref(s, in, ldi, y0, y1, out, ldo, accumulate);
   }
 }
 
 void resize_bilinear_ref(const ResizeShape& s, const float* in, int64_t ldi, int64_t y0, int64_t y1,
-                         float* out, int64_t ldo) {
+                         float* out, int64_t ldo, bool accumulate) {
   global_pool().parallel_for(y1 - y0, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t y = y0 + r0; y < y0 + r1; ++y) {
       const LinearTap ty = bilinear_tap(y, s.h_in, s.h_out);
@@ -48,7 +48,8 @@ void resize_bilinear_ref(const ResizeShape& s, const float* in, int64_t ldi, int
         for (int64_t ch = 0; ch < s.c; ++ch) {
           const float top = tx.l0 * a00[ch] + tx.l1 * a01[ch];
           const float bottom = tx.l0 * a10[ch] + tx.l1 * a11[ch];
-          o[ch] = ty.l0 * top + ty.l1 * bottom;
+          const float v = ty.l0 * top + ty.l1 * bottom;
+          o[ch] = accumulate ? o[ch] + v : v;
         }
       }
     }
@@ -56,9 +57,9 @@ void resize_bilinear_ref(const ResizeShape& s, const float* in, int64_t ldi, int
 }
 
 void resize_bilinear_avx2(const ResizeShape& s, const float* in, int64_t ldi, int64_t y0,
-                          int64_t y1, float* out, int64_t ldo) {
+                          int64_t y1, float* out, int64_t ldo, bool accumulate) {
   global_pool().parallel_for(y1 - y0, 1, [&](int64_t r0, int64_t r1) {
-    resize_bilinear_rows_avx2(s, in, ldi, y0, y0 + r0, y0 + r1, out, ldo);
+    resize_bilinear_rows_avx2(s, in, ldi, y0, y0 + r0, y0 + r1, out, ldo, accumulate);
   });
 }
 

@@ -5,7 +5,7 @@
 //   out = l0y (l0x a00 + l1x a01) + l1y (l0x a10 + l1x a11)
 // in: [h_in, w_in, C] with pixel stride ldi (>= C). Writes output rows [y0, y1) of the
 // [h_out, w_out, C] result: out[((y - y0) * w_out + x) * ldo + ch] (ldo >= C, e.g. a slice of a
-// concatenation buffer).
+// concatenation buffer); with `accumulate`, adds the result to what out holds (out += resize).
 #pragma once
 
 #include <cstdint>
@@ -24,13 +24,13 @@ struct LinearTap {
 LinearTap bilinear_tap(int64_t dst, int64_t in_size, int64_t out_size);
 
 void resize_bilinear(const ResizeShape& s, const float* in, int64_t ldi, int64_t y0, int64_t y1,
-                     float* out, int64_t ldo);
+                     float* out, int64_t ldo, bool accumulate = false);
 void resize_bilinear_ref(const ResizeShape& s, const float* in, int64_t ldi, int64_t y0, int64_t y1,
-                         float* out, int64_t ldo);
+                         float* out, int64_t ldo, bool accumulate = false);
 void resize_bilinear_avx2(const ResizeShape& s, const float* in, int64_t ldi, int64_t y0,
-                          int64_t y1, float* out, int64_t ldo);
+                          int64_t y1, float* out, int64_t ldo, bool accumulate = false);
 // Serial output rows [ya, yb) (absolute) of resize_bilinear_avx2, written relative to y0.
 void resize_bilinear_rows_avx2(const ResizeShape& s, const float* in, int64_t ldi, int64_t y0,
-                               int64_t ya, int64_t yb, float* out, int64_t ldo);
+                               int64_t ya, int64_t yb, float* out, int64_t ldo, bool accumulate);
 
 }  // namespace segq

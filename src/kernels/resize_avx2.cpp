@@ -29,7 +29,7 @@ static inline void tap(int64_t dst, int64_t in_size, int64_t out_size, int64_t* 
 }  // namespace
 
 void resize_bilinear_rows_avx2(const ResizeShape& s, const float* in, int64_t ldi, int64_t y0,
-                               int64_t ya, int64_t yb, float* out, int64_t ldo) {
+                               int64_t ya, int64_t yb, float* out, int64_t ldo, bool accumulate) {
   const int64_t c8 = s.c & ~int64_t{7};
   const int tail = static_cast<int>(s.c - c8);
   const __m256i mask = tail_mask_avx2(tail);
@@ -53,7 +53,9 @@ void resize_bilinear_rows_avx2(const ResizeShape& s, const float* in, int64_t ld
                                            _mm256_mul_ps(vlx0, _mm256_loadu_ps(a00 + ch)));
         const __m256 bottom = _mm256_fmadd_ps(vlx1, _mm256_loadu_ps(a11 + ch),
                                               _mm256_mul_ps(vlx0, _mm256_loadu_ps(a10 + ch)));
-        _mm256_storeu_ps(o + ch, _mm256_fmadd_ps(vly1, bottom, _mm256_mul_ps(vly0, top)));
+        __m256 v = _mm256_fmadd_ps(vly1, bottom, _mm256_mul_ps(vly0, top));
+        if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(o + ch), v);
+        _mm256_storeu_ps(o + ch, v);
       }
       if (tail) {
         const __m256 top = _mm256_fmadd_ps(vlx1, _mm256_maskload_ps(a01 + c8, mask),
@@ -61,7 +63,9 @@ void resize_bilinear_rows_avx2(const ResizeShape& s, const float* in, int64_t ld
         const __m256 bottom =
             _mm256_fmadd_ps(vlx1, _mm256_maskload_ps(a11 + c8, mask),
                             _mm256_mul_ps(vlx0, _mm256_maskload_ps(a10 + c8, mask)));
-        _mm256_maskstore_ps(o + c8, mask, _mm256_fmadd_ps(vly1, bottom, _mm256_mul_ps(vly0, top)));
+        __m256 v = _mm256_fmadd_ps(vly1, bottom, _mm256_mul_ps(vly0, top));
+        if (accumulate) v = _mm256_add_ps(_mm256_maskload_ps(o + c8, mask), v);
+        _mm256_maskstore_ps(o + c8, mask, v);
       }
     }
   }

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/log.h"
+#include "core/thread_pool.h"
+#include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/resize.h"
 
@@ -76,8 +79,9 @@ class Binder {
 
 }  // namespace
 
-SegformerModel::SegformerModel(SegformerConfig config, const WeightSet& weights)
-    : config_(std::move(config)) {
+SegformerModel::SegformerModel(SegformerConfig config, const WeightSet& weights,
+                               const SegformerOptions& options)
+    : config_(std::move(config)), options_(options) {
   config_.validate();
   Binder bind(config_, weights, &bound_);
   const std::string enc = "segformer.encoder.";
@@ -112,12 +116,21 @@ SegformerModel::SegformerModel(SegformerConfig config, const WeightSet& weights)
     st.norm = bind.norm(enc + "layer_norm." + std::to_string(i), C);
     stages_.push_back(std::move(st));
   }
+  std::vector<const Weight*> linear_c_weights;
   for (int i = 0; i < config_.num_stages; ++i) {
-    head_.linear_c.push_back(bind.linear("decode_head.linear_c." + std::to_string(i) + ".proj"));
+    const std::string lc = "decode_head.linear_c." + std::to_string(i) + ".proj";
+    if (options_.fold_decode_head) {  // bound (names and shapes checked) but run folded
+      bind.get(lc + ".weight");
+      bind.get(lc + ".bias");
+    } else {
+      head_.linear_c.push_back(bind.linear(lc));
+    }
   }
   {
     const Weight& w = bind.get("decode_head.linear_fuse.weight");
-    head_.fuse = LinearOp::bind("decode_head.linear_fuse.weight", w, nullptr);
+    if (!options_.fold_decode_head) {
+      head_.fuse = LinearOp::bind("decode_head.linear_fuse.weight", w, nullptr);
+    }
   }
   const int64_t E = config_.decoder_hidden_size;
   const std::string bn = "decode_head.batch_norm";
@@ -136,6 +149,53 @@ SegformerModel::SegformerModel(SegformerConfig config, const WeightSet& weights)
   }
   head_.classifier = bind.linear("decode_head.classifier");
   bind.warn_unused();
+  if (options_.fold_decode_head) bind_folded_head(bound_);
+}
+
+void SegformerModel::bind_folded_head(const WeightSet& bound) {
+  const int S = config_.num_stages;
+  const int64_t E = config_.decoder_hidden_size;
+  auto decode_all = [](const Weight& w) {
+    const WeightView v = w.view();
+    std::vector<float> out(static_cast<size_t>(v.rows * v.cols));
+    weight_format_kernels_ref(v.format).decode_rows(v, 0, v.rows, out.data());
+    return out;
+  };
+  const std::vector<float> wf = decode_all(bound.at("decode_head.linear_fuse.weight"));  // [E, S*E]
+  const float* scale = head_.bn_scale.data<float>();
+  std::vector<double> bias(static_cast<size_t>(E));
+  for (int64_t e = 0; e < E; ++e) bias[e] = head_.bn_shift.data<float>()[e];
+  for (int i = 0; i < S; ++i) {
+    const std::string lc = "decode_head.linear_c." + std::to_string(i) + ".proj";
+    const int64_t ci = config_.hidden_sizes[i];
+    const std::vector<float> wc = decode_all(bound.at(lc + ".weight"));  // [E, C_i]
+    const Tensor bc = dense_vector(bound.at(lc + ".bias"), E, lc + ".bias");
+    const int64_t slot = (S - 1 - i) * E;  // concatenation order [t_S, ..., t_1]
+    Tensor f = Tensor::empty(DType::F32, {E, ci});
+    float* fp = f.data<float>();
+    global_pool().parallel_for(E, 8, [&](int64_t e0, int64_t e1) {
+      std::vector<double> row(static_cast<size_t>(ci));
+      for (int64_t e = e0; e < e1; ++e) {
+        std::fill(row.begin(), row.end(), 0.0);
+        for (int64_t k = 0; k < E; ++k) {
+          const double wek = wf[e * S * E + slot + k];
+          const float* wck = wc.data() + k * ci;
+          for (int64_t c = 0; c < ci; ++c) row[c] += wek * wck[c];
+        }
+        for (int64_t c = 0; c < ci; ++c) fp[e * ci + c] = static_cast<float>(scale[e] * row[c]);
+      }
+    });
+    for (int64_t e = 0; e < E; ++e) {
+      double acc = 0;
+      for (int64_t k = 0; k < E; ++k)
+        acc += static_cast<double>(wf[e * S * E + slot + k]) * bc.data<float>()[k];
+      bias[e] += scale[e] * acc;
+    }
+    head_.folded.push_back(LinearOp::bind("decode_head (folded stage " + std::to_string(i) + ")",
+                                          Weight::dense(f), nullptr));
+  }
+  head_.folded_bias = Tensor::empty(DType::F32, {E});
+  for (int64_t e = 0; e < E; ++e) head_.folded_bias.data<float>()[e] = static_cast<float>(bias[e]);
 }
 
 std::pair<int64_t, int64_t> SegformerModel::output_size(int64_t h, int64_t w) const {
@@ -275,7 +335,50 @@ void SegformerModel::run_decode_head(const std::vector<const float*>& stage_out,
   }
 }
 
-Tensor SegformerModel::forward(const Tensor& pixels) {
+void SegformerModel::run_decode_head_folded(const std::vector<const float*>& stage_out,
+                                            int64_t batch, const std::vector<StageGeometry>& geo,
+                                            float* logits) {
+  const int S = config_.num_stages;
+  const int64_t E = config_.decoder_hidden_size;
+  const int64_t L = config_.num_labels;
+  const int64_t h1 = geo[0].h, w1 = geo[0].w, n1 = h1 * w1;
+  // u_i = c_i F_iᵀ at each stage's own resolution (stage 0 per chunk below).
+  std::vector<const float*> u(S, nullptr);
+  for (int i = 1; i < S; ++i) {
+    const int64_t ni = geo[i].tokens();
+    float* ui = buffer(kSlots + S + i, batch * ni * E);
+    ops::linear(batch * ni, stage_out[i], config_.hidden_sizes[i], head_.folded[i], ui, E);
+    u[i] = ui;
+  }
+  const int64_t chunk_rows = std::max<int64_t>(1, kDecodeChunkPixels / w1);
+  float* acc = buffer(kFuse, std::min(chunk_rows, h1) * w1 * E);
+  GemmEpilogue with_bias;
+  with_bias.bias = head_.folded_bias.data<float>();
+  const int64_t c0 = config_.hidden_sizes[0];
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t y0 = 0; y0 < h1; y0 += chunk_rows) {
+      const int64_t y1 = std::min(h1, y0 + chunk_rows);
+      const int64_t pixels = (y1 - y0) * w1;
+      // acc = c_1 F_1ᵀ + g, then += up(u_i) for the other stages, ReLU, classifier.
+      ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.folded[0], acc, E,
+                  with_bias);
+      for (int i = 1; i < S; ++i) {
+        ResizeShape rs;
+        rs.h_in = geo[i].h;
+        rs.w_in = geo[i].w;
+        rs.c = E;
+        rs.h_out = h1;
+        rs.w_out = w1;
+        resize_bilinear(rs, u[i] + b * geo[i].tokens() * E, E, y0, y1, acc, E, true);
+      }
+      relu_inplace(acc, pixels * E);
+      ops::linear(pixels, acc, E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
+    }
+  }
+}
+
+std::vector<const float*> SegformerModel::run_encoder(const Tensor& pixels,
+                                                      std::vector<StageGeometry>* geo_out) {
   SEGQ_CHECK(pixels.dtype() == DType::F32, "SegFormer input must be F32, got ",
              dtype_name(pixels.dtype()));
   SEGQ_CHECK(pixels.ndim() == 4 && pixels.dim(1) == config_.num_channels,
@@ -290,10 +393,9 @@ Tensor SegformerModel::forward(const Tensor& pixels) {
                 "only supports for a square last stage; got ",
                 geo[S - 1].h, "x", geo[S - 1].w));
   }
-  Tensor logits = Tensor::empty(
-      DType::F32, {batch, geo[0].h, geo[0].w, static_cast<int64_t>(config_.num_labels)});
-  if (batch == 0) return logits;
-  std::vector<const float*> stage_out(S);
+  *geo_out = geo;
+  std::vector<const float*> stage_out(S, nullptr);
+  if (batch == 0) return stage_out;
   const float* in = pixels.data<float>();
   for (int i = 0; i < S; ++i) {
     float* out = buffer(kSlots + i, batch * geo[i].tokens() * config_.hidden_sizes[i]);
@@ -301,15 +403,72 @@ Tensor SegformerModel::forward(const Tensor& pixels) {
     stage_out[i] = out;
     in = out;
   }
-  run_decode_head(stage_out, batch, geo, logits.data<float>());
+  return stage_out;
+}
+
+std::vector<Tensor> SegformerModel::forward_stages(const Tensor& pixels) {
+  std::vector<StageGeometry> geo;
+  const std::vector<const float*> ptrs = run_encoder(pixels, &geo);
+  const int64_t batch = pixels.dim(0);
+  std::vector<Tensor> out;
+  for (int i = 0; i < config_.num_stages; ++i) {
+    Tensor t = Tensor::empty(
+        DType::F32, {batch, geo[i].h, geo[i].w, static_cast<int64_t>(config_.hidden_sizes[i])});
+    if (t.numel() > 0) std::memcpy(t.raw(), ptrs[i], t.nbytes());
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Tensor SegformerModel::decode_head(const std::vector<Tensor>& stages) {
+  const int S = config_.num_stages;
+  SEGQ_CHECK(static_cast<int>(stages.size()) == S, "decode_head: expected ", S, " stage maps, got ",
+             stages.size());
+  std::vector<StageGeometry> geo(S);
+  std::vector<const float*> ptrs(S);
+  const int64_t batch = stages[0].ndim() == 4 ? stages[0].dim(0) : 0;
+  for (int i = 0; i < S; ++i) {
+    const Tensor& t = stages[i];
+    SEGQ_CHECK(t.dtype() == DType::F32 && t.ndim() == 4 && t.dim(0) == batch &&
+                   t.dim(3) == config_.hidden_sizes[i],
+               "decode_head: stage ", i, " map must be F32 [", batch, ", h, w, ",
+               config_.hidden_sizes[i], "], got ", shape_str(t.shape()));
+    geo[i].h = t.dim(1);
+    geo[i].w = t.dim(2);
+    ptrs[i] = t.data<float>();
+  }
+  Tensor logits = Tensor::empty(
+      DType::F32, {batch, geo[0].h, geo[0].w, static_cast<int64_t>(config_.num_labels)});
+  if (batch == 0) return logits;
+  if (options_.fold_decode_head) {
+    run_decode_head_folded(ptrs, batch, geo, logits.data<float>());
+  } else {
+    run_decode_head(ptrs, batch, geo, logits.data<float>());
+  }
+  return logits;
+}
+
+Tensor SegformerModel::forward(const Tensor& pixels) {
+  std::vector<StageGeometry> geo;
+  const std::vector<const float*> stage_out = run_encoder(pixels, &geo);
+  const int64_t batch = pixels.dim(0);
+  Tensor logits = Tensor::empty(
+      DType::F32, {batch, geo[0].h, geo[0].w, static_cast<int64_t>(config_.num_labels)});
+  if (batch == 0) return logits;
+  if (options_.fold_decode_head) {
+    run_decode_head_folded(stage_out, batch, geo, logits.data<float>());
+  } else {
+    run_decode_head(stage_out, batch, geo, logits.data<float>());
+  }
   return logits;
 }
 
 std::unique_ptr<SegformerModel> make_segformer(const nlohmann::json& config_json,
                                                const WeightSet& weights,
-                                               const std::string& config_source) {
+                                               const std::string& config_source,
+                                               const SegformerOptions& options) {
   return std::make_unique<SegformerModel>(SegformerConfig::from_json(config_json, config_source),
-                                          weights);
+                                          weights, options);
 }
 
 }  // namespace segq

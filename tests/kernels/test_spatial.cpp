@@ -224,6 +224,21 @@ TEST(Resize, Avx2MatchesRef) {
   }
 }
 
+// accumulate: out += resize(in), on both paths (the folded decode head sums its stages this way).
+TEST(Resize, Accumulate) {
+  const ResizeShape s{5, 6, 13, 17, 24};
+  const std::vector<float> in = random_floats(5 * 6 * 13, 73);
+  const std::vector<float> base = random_floats(17 * 24 * 13, 74);
+  for (KernelIsa isa : {KernelIsa::kRef, KernelIsa::kAvx2}) {
+    if (!kernel_isa_available(isa)) continue;
+    ScopedKernelIsa scoped(isa);
+    std::vector<float> plain(base.size()), acc = base;
+    resize_bilinear(s, in.data(), 13, 0, 17, plain.data(), 13);
+    resize_bilinear(s, in.data(), 13, 0, 17, acc.data(), 13, true);
+    for (size_t i = 0; i < acc.size(); ++i) EXPECT_EQ(acc[i], base[i] + plain[i]) << i;
+  }
+}
+
 TEST(Resize, EqualSizeIsAnExactCopy) {
   SEGQ_REQUIRE_AVX2();
   const std::vector<float> in = random_floats(17 * 24 * 40, 72);

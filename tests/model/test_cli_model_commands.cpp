@@ -69,6 +69,11 @@ TEST(CliBench, ReportsMedianPerImage) {
   EXPECT_EQ(j["threads"].get<int>(), 1);
   EXPECT_GT(j["peak_rss_bytes"].get<int64_t>(), 0);
   EXPECT_EQ(run("bench --model " + kFixtures + "tiny --size 64x64 --batch 0").first, 2);
+  const auto folded = run("bench --model " + kFixtures +
+                          "tiny --size 64x64 --warmup 0 --repeats 1 "
+                          "--fold-decode-head --json");
+  ASSERT_EQ(folded.first, 0);
+  EXPECT_TRUE(nlohmann::json::parse(folded.second)["fold_decode_head"].get<bool>());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Parity with transformers' SegformerForSemanticSegmentation (tools/make_fixtures.py): every
-// fixture model, every input size, both kernel paths (scalar reference and AVX2/FMA).
+// fixture model, every input size, both kernel paths (scalar reference and AVX2/FMA), and the
+// folded decode head.
 //   max |logit - expected| <= 1e-4 * max(1, |expected|)
 //   argmax identical wherever the expected top-2 gap exceeds that tolerance.
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@ const std::string kFixtures = std::string(SEGQ_SOURCE_DIR) + "/tests/fixtures/mo
 
 struct Fixture {
   std::unique_ptr<SegformerModel> model;
+  std::unique_ptr<SegformerModel> folded;  // SegformerOptions::fold_decode_head
   std::map<std::string, Tensor> expected;
   std::map<std::string, std::string> meta;
 };
@@ -34,7 +36,11 @@ Fixture& fixture(const std::string& name) {
   if (!slot) {
     slot = std::make_unique<Fixture>();
     const ModelFiles files = load_model_files(kFixtures + name);
-    slot->model = make_segformer(files.config, dense_weight_set(files.tensors));
+    const WeightSet weights = dense_weight_set(files.tensors);
+    slot->model = make_segformer(files.config, weights);
+    SegformerOptions fold;
+    fold.fold_decode_head = true;
+    slot->folded = make_segformer(files.config, weights, "config.json", fold);
     SafetensorsFile exp = read_safetensors(kFixtures + name + "/expected.safetensors");
     for (auto& [k, t] : exp.tensors) slot->expected[k] = t.clone();
     slot->meta = exp.metadata;
@@ -46,12 +52,13 @@ struct Case {
   std::string model;
   int64_t batch, height, width;
   KernelIsa isa;
+  bool fold = false;
 };
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   return c.model + "_" + std::to_string(c.batch) + "x" + std::to_string(c.height) + "x" +
-         std::to_string(c.width) + "_" + kernel_isa_name(c.isa);
+         std::to_string(c.width) + "_" + kernel_isa_name(c.isa) + (c.fold ? "_folded" : "");
 }
 
 class SegformerParity : public ::testing::TestWithParam<Case> {};
@@ -64,10 +71,11 @@ TEST_P(SegformerParity, MatchesTransformers) {
   const std::string key =
       std::to_string(c.batch) + "x" + std::to_string(c.height) + "x" + std::to_string(c.width);
   const uint64_t seed = std::stoull(f.meta.at("seed_" + key));
-  const Tensor logits = f.model->forward(testing::fixture_input(c.batch, c.height, c.width, seed));
+  SegformerModel& model = c.fold ? *f.folded : *f.model;
+  const Tensor logits = model.forward(testing::fixture_input(c.batch, c.height, c.width, seed));
 
-  const int64_t L = f.model->num_labels();
-  const auto [h, w] = f.model->output_size(c.height, c.width);
+  const int64_t L = model.num_labels();
+  const auto [h, w] = model.output_size(c.height, c.width);
   ASSERT_EQ(logits.shape(), (Shape{c.batch, h, w, L}));
   const float* got = logits.data<float>();
 
@@ -120,8 +128,9 @@ TEST_P(SegformerParity, MatchesTransformers) {
   }
   EXPECT_EQ(mismatches, 0) << "argmax differs at " << mismatches << " pixels (" << exempt
                            << " near-ties exempt)";
-  std::printf("[ parity ] %s %s: max |diff| %.3g (%.3g of tolerance), %lld near-ties exempt\n",
-              c.model.c_str(), key.c_str(), max_diff, max_excess, static_cast<long long>(exempt));
+  std::printf("[ parity ] %s %s%s: max |diff| %.3g (%.3g of tolerance), %lld near-ties exempt\n",
+              c.model.c_str(), key.c_str(), c.fold ? " folded" : "", max_diff, max_excess,
+              static_cast<long long>(exempt));
 }
 
 std::vector<Case> all_cases() {
@@ -132,6 +141,10 @@ std::vector<Case> all_cases() {
       cases.push_back({m, 2, 64, 64, isa});
       cases.push_back({m, 1, 67, 93, isa});
     }
+    // The folded decode head meets the same acceptance tolerance.
+    cases.push_back({m, 1, 512, 512, KernelIsa::kAvx2, true});
+    cases.push_back({m, 1, 67, 93, KernelIsa::kAvx2, true});
+    cases.push_back({m, 2, 64, 64, KernelIsa::kRef, true});
   }
   return cases;
 }
