@@ -11,58 +11,28 @@ static inline __m256 finish(__m256 v, Activation act) {
   return v;
 }
 
-static inline __m256 load8(const float* p, bool full, __m256i mask) {
-  return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
-}
-
-// One output row, 8 channels [c0, c0 + lanes). The 9 tap weights stay in registers while the row
-// is swept; a row outside the image gets zero weights and a valid (ignored) row pointer, so the
-// interior columns run without branches. Accumulation order: bias, then taps (ky, kx) — the
-// zero-weighted taps add exact zeros, so the result equals skipping them.
-static void row_block(const float* img, int64_t h, int64_t w, int64_t c, int64_t r, int64_t c0,
-                      int lanes, const float* w_taps, const float* bias, Activation act,
-                      float* out_row) {
-  const __m256i mask = tail_mask_avx2(lanes);
-  const bool full = lanes == 8;
-  const float* rows[3];
-  __m256 wt[9];
-  for (int ky = 0; ky < 3; ++ky) {
-    const int64_t yy = r + ky - 1;
-    const bool inside = yy >= 0 && yy < h;
-    rows[ky] = img + (inside ? yy : r) * w * c + c0;
-    for (int kx = 0; kx < 3; ++kx) {
-      const int t = ky * 3 + kx;
-      wt[t] = inside ? load8(w_taps + t * c + c0, full, mask) : _mm256_setzero_ps();
+// One output pixel, all channels. Channels are innermost so input, weights and output are read
+// and written contiguously (weights [9, C] stay in L1); the channel blocks are independent, so the
+// out-of-order core overlaps their 9-FMA chains. Taps outside the image are skipped (the order of
+// the remaining taps is (ky, kx), as in the reference).
+static void pixel(int64_t c, int ntaps, const float* const* src, const float* const* wts,
+                  const float* bias, Activation act, float* out) {
+  int64_t c0 = 0;
+  for (; c0 + 8 <= c; c0 += 8) {
+    __m256 acc = _mm256_loadu_ps(bias + c0);
+    for (int t = 0; t < ntaps; ++t) {
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(wts[t] + c0), _mm256_loadu_ps(src[t] + c0), acc);
     }
+    _mm256_storeu_ps(out + c0, finish(acc, act));
   }
-  const __m256 vb = load8(bias + c0, full, mask);
-  const __m256 zero = _mm256_setzero_ps();
-  for (int64_t col = 0; col < w; ++col) {
-    __m256 acc = vb;
-    if (col > 0 && col + 1 < w) {
-      const int64_t o = (col - 1) * c;
-      for (int ky = 0; ky < 3; ++ky) {
-        const float* p = rows[ky] + o;
-        acc = _mm256_fmadd_ps(wt[ky * 3 + 0], load8(p, full, mask), acc);
-        acc = _mm256_fmadd_ps(wt[ky * 3 + 1], load8(p + c, full, mask), acc);
-        acc = _mm256_fmadd_ps(wt[ky * 3 + 2], load8(p + 2 * c, full, mask), acc);
-      }
-    } else {
-      for (int ky = 0; ky < 3; ++ky) {
-        for (int kx = 0; kx < 3; ++kx) {
-          const int64_t xx = col + kx - 1;
-          const __m256 v = (xx < 0 || xx >= w) ? zero : load8(rows[ky] + xx * c, full, mask);
-          acc = _mm256_fmadd_ps(wt[ky * 3 + kx], v, acc);
-        }
-      }
+  if (c0 < c) {
+    const __m256i mask = tail_mask_avx2(static_cast<int>(c - c0));
+    __m256 acc = _mm256_maskload_ps(bias + c0, mask);
+    for (int t = 0; t < ntaps; ++t) {
+      acc = _mm256_fmadd_ps(_mm256_maskload_ps(wts[t] + c0, mask),
+                            _mm256_maskload_ps(src[t] + c0, mask), acc);
     }
-    acc = finish(acc, act);
-    float* o = out_row + col * c + c0;
-    if (full) {
-      _mm256_storeu_ps(o, acc);
-    } else {
-      _mm256_maskstore_ps(o, mask, acc);
-    }
+    _mm256_maskstore_ps(out + c0, mask, finish(acc, act));
   }
 }
 
@@ -76,9 +46,22 @@ void dwconv3x3_rows_avx2(int64_t row0, int64_t row1, int64_t h, int64_t w, int64
     const int64_t r = row % h;
     const float* img = x + b * h * w * c;
     float* out_row = y + row * w * c;
-    for (int64_t c0 = 0; c0 < c; c0 += 8) {
-      const int lanes = static_cast<int>(c - c0 < 8 ? c - c0 : 8);
-      row_block(img, h, w, c, r, c0, lanes, w_taps, bias, act, out_row);
+    for (int64_t col = 0; col < w; ++col) {
+      const float* src[9];
+      const float* wts[9];
+      int n = 0;
+      for (int ky = 0; ky < 3; ++ky) {
+        const int64_t yy = r + ky - 1;
+        if (yy < 0 || yy >= h) continue;
+        for (int kx = 0; kx < 3; ++kx) {
+          const int64_t xx = col + kx - 1;
+          if (xx < 0 || xx >= w) continue;
+          src[n] = img + (yy * w + xx) * c;
+          wts[n] = w_taps + (ky * 3 + kx) * c;
+          ++n;
+        }
+      }
+      pixel(c, n, src, wts, bias, act, out_row + col * c);
     }
   }
 }
