@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "core/tensor.h"
@@ -19,11 +20,18 @@ typedef float Float4 __attribute__((vector_size(16)));
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// K tile depth: all of K up to 512, else equal tiles of at most 512.
-int64_t pick_kc(int64_t k) {
+// K tile depth: all of K up to 512, else about equal tiles of at most ~512 whose boundaries fall
+// on quantization-group boundaries (and multiples of 8), so a format's decode_panel never starts
+// mid-group or mid-byte (k0 is a multiple of lcm(group, 8) whenever that is <= 512).
+int64_t pick_kc(int64_t k, int64_t group_size) {
   if (k <= 512) return std::max<int64_t>(k, 1);
+  int64_t align = 8;
+  if (group_size > 0 && group_size < k) {
+    const int64_t g = std::lcm(group_size, int64_t{8});
+    if (g <= 512) align = g;
+  }
   const int64_t tiles = ceil_div(k, 512);
-  return ceil_div(k, tiles);
+  return std::max(align, ceil_div(ceil_div(k, tiles), align) * align);
 }
 
 // N tile width: a kc x nc panel of up to 1 MiB (L2/L3). Each 6-row A micro-panel (L1) meets the
@@ -159,7 +167,7 @@ void gemm_f32_avx2(int64_t m, const float* a, int64_t lda, const GemmWeights& w,
   const int64_t n = w.view.rows;
   const int64_t k = w.view.cols;
   if (m <= 0 || n <= 0) return;
-  const int64_t kc_max = pick_kc(k);
+  const int64_t kc_max = pick_kc(k, w.view.group_size);
   const int64_t nc = pick_nc(n, kc_max);
   const WeightFormatKernels* dec = w.packed ? nullptr : &weight_decoders_for_isa(w.view.format);
 
