@@ -9,6 +9,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "io/model_files.h"
@@ -55,11 +56,12 @@ struct Case {
   bool fold = false;
 };
 
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
+std::string case_label(const Case& c) {
   return c.model + "_" + std::to_string(c.batch) + "x" + std::to_string(c.height) + "x" +
          std::to_string(c.width) + "_" + kernel_isa_name(c.isa) + (c.fold ? "_folded" : "");
 }
+std::string case_name(const ::testing::TestParamInfo<Case>& info) { return case_label(info.param); }
+void PrintTo(const Case& c, std::ostream* os) { *os << case_label(c); }
 
 class SegformerParity : public ::testing::TestWithParam<Case> {};
 
