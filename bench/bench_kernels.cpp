@@ -218,4 +218,3 @@ const bool kRegistered = (register_all(), true);
 }  // namespace
 }  // namespace segq
 
-BENCHMARK_MAIN();

@@ -100,4 +100,3 @@ BENCHMARK(BM_DecodeRows)->Apply(rows_args);
 }  // namespace
 }  // namespace segq
 
-BENCHMARK_MAIN();
