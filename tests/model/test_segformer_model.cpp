@@ -210,20 +210,10 @@ TEST(SegformerForward, RejectsBadInput) {
   EXPECT_EQ(m->output_stride(), 4);
 }
 
-// The same model saved as pytorch_model.bin must give bit-identical logits (needs the io
-// layer's pickle reader; skipped until load_model_files reads .bin checkpoints).
+// The same model saved as pytorch_model.bin must give bit-identical logits.
 TEST(SegformerForward, PytorchBinMatchesSafetensorsBitForBit) {
-  ModelFiles bin;
-  try {
-    bin = load_model_files(kFixtures + "tiny-bin");
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    if (msg.find("not supported") != std::string::npos ||
-        msg.find("no model.safetensors") != std::string::npos) {
-      GTEST_SKIP() << "pytorch_model.bin loading not available yet: " << msg;
-    }
-    throw;
-  }
+  const ModelFiles bin = load_model_files(kFixtures + "tiny-bin");
+  ASSERT_EQ(bin.format, "pytorch_bin");
   auto a = make_segformer(tiny().files.config, tiny().weights);
   auto b = make_segformer(bin.config, dense_weight_set(bin.tensors));
   const Tensor x = testing::fixture_input(1, 67, 93, 3);
