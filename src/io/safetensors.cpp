@@ -50,7 +50,20 @@ SafetensorsFile read_safetensors(const std::string& path) {
   out.header_bytes = 8 + n;
   json header;
   try {
-    header = json::parse(base + 8, base + 8 + n);
+    // nlohmann keeps the last of repeated keys; the reference rejects them, so do we.
+    std::vector<std::string> names;
+    const json::parser_callback_t note_names = [&](int depth, json::parse_event_t event,
+                                                   json& parsed) {
+      if (depth == 1 && event == json::parse_event_t::key)
+        names.push_back(parsed.get<std::string>());
+      return true;
+    };
+    header = json::parse(base + 8, base + 8 + n, note_names);
+    std::sort(names.begin(), names.end());
+    const auto dup = std::adjacent_find(names.begin(), names.end());
+    if (dup != names.end()) {
+      throw Error(str_cat(path, ": safetensors header names tensor '", *dup, "' twice"));
+    }
   } catch (const json::exception& e) {
     throw Error(str_cat(path, ": safetensors header is not valid JSON: ", e.what()));
   }
@@ -82,7 +95,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
     uint64_t numel = 1;
     for (const json& d : v["shape"]) {
       if (!d.is_number_unsigned()) {
-        throw Error(where + "shape entries must be non-negative integers, got " + v["shape"].dump());
+        throw Error(where + "shape entries must be non-negative integers, got " +
+                    v["shape"].dump());
       }
       const uint64_t dim = d.get<uint64_t>();
       if (dim != 0 && numel > (uint64_t{1} << 62) / dim) throw Error(where + "shape too large");
@@ -96,7 +110,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
     }
     e.begin = off[0].get<uint64_t>();
     e.end = off[1].get<uint64_t>();
-    if (e.begin > e.end) throw Error(str_cat(where, "data_offsets [", e.begin, ", ", e.end, "] are reversed"));
+    if (e.begin > e.end)
+      throw Error(str_cat(where, "data_offsets [", e.begin, ", ", e.end, "] are reversed"));
     if (e.end > data_size) {
       throw Error(str_cat(where, "data_offsets [", e.begin, ", ", e.end,
                           "] lie outside the data buffer of ", data_size,
@@ -143,7 +158,9 @@ void write_safetensors(const std::string& path,
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
+    SEGQ_CHECK(name != "__metadata__", path, ": '__metadata__' is reserved, not a tensor name");
     SEGQ_CHECK(!header.contains(name), path, ": duplicate tensor name '", name, "'");
+    SEGQ_CHECK(t.nbytes() == 0 || t.raw() != nullptr, path, ": tensor '", name, "' has no data");
     json entry;
     entry["dtype"] = std::string(dtype_name(t.dtype()));
     entry["shape"] = t.shape();

@@ -28,11 +28,12 @@ struct SafetensorsFile {
 };
 
 // Throws segq::Error naming the file and the tensor or field that is wrong: truncated file, header
-// length out of bounds, malformed JSON, unknown dtype, negative/ill-typed shape, offsets outside the
-// data buffer, overlapping or non-contiguous ranges, dtype x shape != byte length.
+// length out of bounds, malformed JSON, unknown dtype, negative/ill-typed shape, offsets outside
+// the data buffer, overlapping or non-contiguous ranges, dtype x shape != byte length.
 SafetensorsFile read_safetensors(const std::string& path);
 
-// Writes tensors (in the given order) and metadata atomically. Owned or borrowed tensors of any dtype.
+// Writes tensors (in the given order) and metadata atomically. Owned or borrowed tensors of any
+// dtype.
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});

@@ -5,6 +5,7 @@
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/half.h"
+#include "kernels/decode_weights.h"
 
 namespace segq {
 
@@ -65,12 +66,14 @@ const WeightFormatKernels& weight_format_kernels_ref(WeightFormat f) {
     case WeightFormat::BF16: return kBF16;
     default: break;
   }
+  if (const WeightFormatKernels* k = decode_weights_ref_kernels(f)) return *k;
   throw Error(str_cat("no decoder for weight format ", weight_format_name(f)));
 }
 
 const WeightFormatKernels& weight_format_kernels(WeightFormat f) {
-  // Fast decoders are added per format as they land; until then the reference is used.
-  (void)use_avx2();
+  if (use_avx2()) {
+    if (const WeightFormatKernels* k = decode_weights_avx2_kernels(f)) return *k;
+  }
   return weight_format_kernels_ref(f);
 }
 

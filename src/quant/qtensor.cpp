@@ -8,9 +8,9 @@ WeightView QTensor::view() const {
   v.rows = rows;
   v.cols = cols;
   v.codes = codes.raw();
-  v.scales = scales.defined() && scales.numel() ? scales.raw() : nullptr;
-  v.shifts = !symmetric && shifts.defined() ? shifts.raw() : nullptr;
-  v.scale_dtype = scales.numel() ? scales.dtype() : DType::F32;
+  v.scales = scales.raw();
+  v.shifts = symmetric ? nullptr : shifts.raw();
+  v.scale_dtype = scales.raw() ? scales.dtype() : DType::F32;
   v.group_size = group_size;
   v.groups_per_row = groups_per_row();
   v.row_stride_bytes = rows ? static_cast<int64_t>(codes.nbytes()) / rows : 0;
@@ -19,8 +19,10 @@ WeightView QTensor::view() const {
 }
 
 size_t QTensor::stored_bytes() const {
-  size_t b = codes.nbytes() + scales.nbytes();
-  if (!symmetric) b += shifts.nbytes();
+  // An undefined Tensor has shape [] (one element) and would report 4 bytes.
+  auto held = [](const Tensor& t) { return t.defined() && t.raw() ? t.nbytes() : size_t{0}; };
+  size_t b = held(codes) + held(scales);
+  if (!symmetric) b += held(shifts);
   return b;
 }
 

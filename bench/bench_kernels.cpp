@@ -1,0 +1,220 @@
+// Kernel benchmarks on the real SegFormer layer shapes (b0 and b2 at 512x512 input): the fp32
+// GEMM (GFLOP/s, one and all threads), attention and the depthwise 3x3 + GELU.
+//   build/segq_bench --benchmark_filter=gemm
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "kernels/attention.h"
+#include "kernels/dwconv.h"
+#include "kernels/gemm.h"
+#include "kernels/isa.h"
+
+namespace segq {
+namespace {
+
+Tensor random_tensor(Shape shape, uint32_t seed) {
+  Tensor t = Tensor::empty(DType::F32, shape);
+  float* p = t.data<float>();
+  uint32_t s = seed * 2654435761u + 1;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    s = s * 1664525u + 1013904223u;
+    p[i] =
+        static_cast<float>(static_cast<int32_t>(s >> 8) - (1 << 23)) / static_cast<float>(1 << 23);
+  }
+  return t;
+}
+
+struct GemmShape {
+  const char* name;
+  int64_t m, n, k;
+};
+
+// (M = tokens, N = out features, K = in features) at 512x512 input, batch 1.
+const GemmShape kB0Shapes[] = {
+    {"b0/s1.patch_embed", 16384, 32, 147},
+    {"b0/s1.query", 16384, 32, 32},
+    {"b0/s1.sr", 256, 32, 2048},
+    {"b0/s1.dense1", 16384, 128, 32},
+    {"b0/s1.dense2", 16384, 32, 128},
+    {"b0/s2.patch_embed", 4096, 64, 288},
+    {"b0/s2.dense1", 4096, 256, 64},
+    {"b0/s2.dense2", 4096, 64, 256},
+    {"b0/s3.patch_embed", 1024, 160, 576},
+    {"b0/s3.dense1", 1024, 640, 160},
+    {"b0/s3.dense2", 1024, 160, 640},
+    {"b0/s4.patch_embed", 256, 256, 1440},
+    {"b0/s4.query", 256, 256, 256},
+    {"b0/s4.dense1", 256, 1024, 256},
+    {"b0/s4.dense2", 256, 256, 1024},
+    {"b0/head.linear_c0", 16384, 256, 32},
+    {"b0/head.linear_fuse", 16384, 256, 1024},
+    {"b0/head.classifier", 16384, 150, 256},
+};
+const GemmShape kB2Shapes[] = {
+    {"b2/s1.dense1", 16384, 256, 64},          {"b2/s1.dense2", 16384, 64, 256},
+    {"b2/s2.dense1", 4096, 512, 128},          {"b2/s2.dense2", 4096, 128, 512},
+    {"b2/s3.query", 1024, 320, 320},           {"b2/s3.dense1", 1024, 1280, 320},
+    {"b2/s3.dense2", 1024, 320, 1280},         {"b2/s4.dense1", 256, 2048, 512},
+    {"b2/s4.dense2", 256, 512, 2048},          {"b2/head.linear_c0", 16384, 768, 64},
+    {"b2/head.linear_fuse", 16384, 768, 3072}, {"b2/head.classifier", 16384, 150, 768},
+};
+
+void run_gemm(benchmark::State& state, GemmShape s, KernelIsa isa, bool packed, int threads) {
+  if (!kernel_isa_available(isa)) {
+    state.SkipWithError("ISA not available");
+    return;
+  }
+  ScopedKernelIsa scoped(isa);
+  set_num_threads(threads);
+  const Tensor a = random_tensor({s.m, s.k}, 1);
+  const Tensor w = random_tensor({s.n, s.k}, 2);
+  const Tensor bias = random_tensor({s.n}, 3);
+  Tensor c = Tensor::empty(DType::F32, {s.m, s.n});
+  GemmWeights gw;
+  gw.view.rows = s.n;
+  gw.view.cols = s.k;
+  gw.view.codes = w.raw();
+  gw.view.group_size = s.k;
+  gw.view.row_stride_bytes = s.k * 4;
+  GemmPackedWeights pw;
+  if (packed) {
+    pw = gemm_pack_weights(gw.view);
+    gw.packed = pw.panels;
+  }
+  GemmEpilogue ep;
+  ep.bias = bias.data<float>();
+  for (auto _ : state) {
+    gemm(s.m, a.data<float>(), s.k, gw, c.data<float>(), s.n, ep);
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * s.m * s.n * s.k;
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  set_num_threads(0);
+}
+
+void register_gemms() {
+  const int all = default_num_threads();
+  auto add = [&](const GemmShape& s) {
+    benchmark::RegisterBenchmark(
+        (std::string("gemm_f32_avx2_packed/") + s.name + "/threads:1").c_str(), run_gemm, s,
+        KernelIsa::kAvx2, true, 1)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(
+        (std::string("gemm_f32_avx2_packed/") + s.name + "/threads:" + std::to_string(all)).c_str(),
+        run_gemm, s, KernelIsa::kAvx2, true, all)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(
+        (std::string("gemm_f32_avx2_decode/") + s.name + "/threads:" + std::to_string(all)).c_str(),
+        run_gemm, s, KernelIsa::kAvx2, false, all)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(
+        (std::string("gemm_ref/") + s.name + "/threads:" + std::to_string(all)).c_str(), run_gemm,
+        s, KernelIsa::kRef, false, all)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  };
+  for (const GemmShape& s : kB0Shapes) add(s);
+  for (const GemmShape& s : kB2Shapes) add(s);
+}
+
+// Attention of one block at 512x512: (tokens, keys, heads, head_dim).
+struct AttnShape {
+  const char* name;
+  int64_t n_q, n_kv, heads, d;
+};
+const AttnShape kAttnShapes[] = {{"b0/s1", 16384, 256, 1, 32},
+                                 {"b0/s2", 4096, 256, 2, 32},
+                                 {"b0/s3", 1024, 256, 5, 32},
+                                 {"b0/s4", 256, 256, 8, 32},
+                                 {"b2/s3", 1024, 256, 5, 64}};
+
+void run_attention(benchmark::State& state, AttnShape s, KernelIsa isa) {
+  if (!kernel_isa_available(isa)) {
+    state.SkipWithError("ISA not available");
+    return;
+  }
+  ScopedKernelIsa scoped(isa);
+  const int64_t c = s.heads * s.d;
+  const Tensor q = random_tensor({s.n_q, c}, 4);
+  const Tensor k = random_tensor({s.n_kv, c}, 5);
+  const Tensor v = random_tensor({s.n_kv, c}, 6);
+  Tensor out = Tensor::empty(DType::F32, {s.n_q, c});
+  AttentionShape as{1, s.n_q, s.n_kv, s.heads, s.d};
+  for (auto _ : state) {
+    attention(as, q.data<float>(), c, k.data<float>(), c, v.data<float>(), c,
+              1.0f / std::sqrt(static_cast<float>(s.d)), out.data<float>(), c);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * s.n_q * s.n_kv * c, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+// Depthwise 3x3 + GELU on the Mix-FFN hidden map: (h, w, channels).
+struct DwShape {
+  const char* name;
+  int64_t h, w, c;
+};
+const DwShape kDwShapes[] = {{"b0/s1", 128, 128, 128},
+                             {"b0/s2", 64, 64, 256},
+                             {"b0/s3", 32, 32, 640},
+                             {"b0/s4", 16, 16, 1024},
+                             {"b2/s1", 128, 128, 256}};
+
+void run_dwconv(benchmark::State& state, DwShape s, KernelIsa isa) {
+  if (!kernel_isa_available(isa)) {
+    state.SkipWithError("ISA not available");
+    return;
+  }
+  ScopedKernelIsa scoped(isa);
+  const Tensor x = random_tensor({s.h * s.w, s.c}, 7);
+  const Tensor w = random_tensor({9, s.c}, 8);
+  const Tensor b = random_tensor({s.c}, 9);
+  Tensor y = Tensor::empty(DType::F32, {s.h * s.w, s.c});
+  for (auto _ : state) {
+    dwconv3x3(1, s.h, s.w, s.c, x.data<float>(), w.data<float>(), b.data<float>(),
+              Activation::kGelu, y.data<float>());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(8.0 * s.h * s.w * s.c, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+void register_all() {
+  register_gemms();
+  for (const AttnShape& s : kAttnShapes) {
+    for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kRef}) {
+      benchmark::RegisterBenchmark(
+          (std::string("attention_") + kernel_isa_name(isa) + "/" + s.name).c_str(), run_attention,
+          s, isa)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+  for (const DwShape& s : kDwShapes) {
+    for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kRef}) {
+      benchmark::RegisterBenchmark(
+          (std::string("dwconv3x3_gelu_") + kernel_isa_name(isa) + "/" + s.name).c_str(),
+          run_dwconv, s, isa)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+}
+
+const bool kRegistered = (register_all(), true);
+
+}  // namespace
+}  // namespace segq
+

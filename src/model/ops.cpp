@@ -1,0 +1,114 @@
+#include "model/ops.h"
+
+#include <vector>
+
+#include "kernels/dwconv.h"
+#include "kernels/layernorm.h"
+#include "model/segformer_config.h"
+
+namespace segq {
+
+Tensor dense_vector(const Weight& w, int64_t n, const std::string& name) {
+  SEGQ_CHECK(w.numel() == n, "tensor '", name, "' has ", w.numel(), " values ",
+             shape_str(w.shape()), ", expected ", n);
+  if (!w.is_quantized()) return w.dense_tensor().reshape({n});
+  Tensor t = Tensor::empty(DType::F32, {n});
+  const WeightView v = w.view();
+  weight_format_kernels_ref(v.format).decode_rows(v, 0, v.rows, t.data<float>());
+  return t;
+}
+
+LinearOp LinearOp::bind(const std::string& name, const Weight& weight, const Weight* bias) {
+  LinearOp op;
+  op.name = name;
+  op.weight = weight;
+  if (bias) op.bias = dense_vector(*bias, op.out_features(), name + " (bias)");
+  const WeightView v = weight.view();
+  if (v.format == WeightFormat::F32) op.packed = gemm_pack_weights(v);
+  return op;
+}
+
+GemmWeights LinearOp::gemm_weights() const {
+  GemmWeights g;
+  g.view = weight.view();
+  g.packed = packed.panels;
+  return g;
+}
+
+ConvGeometry ConvOp::geometry(int64_t h, int64_t w) const {
+  ConvGeometry g;
+  g.cin = in_channels();
+  g.h = h;
+  g.w = w;
+  g.kh = kernel_h();
+  g.kw = kernel_w();
+  g.sh = g.sw = stride;
+  g.ph = g.pw = padding;
+  return g;
+}
+
+DepthwiseOp DepthwiseOp::bind(const std::string& name, const Weight& weight, const Weight& bias) {
+  DepthwiseOp op;
+  op.name = name;
+  op.weight = weight;
+  const int64_t c = weight.shape()[0];
+  op.bias = dense_vector(bias, c, name + " (bias)");
+  if (!weight.is_quantized()) {
+    op.taps = Tensor::empty(DType::F32, {9, c});
+    dwconv3x3_taps_from_oihw(c, weight.dense_tensor().data<float>(), op.taps.data<float>());
+  }
+  return op;
+}
+
+LayerNormOp LayerNormOp::bind(const std::string& prefix, const Weight& gamma, const Weight& beta,
+                              int64_t c) {
+  LayerNormOp op;
+  op.gamma = dense_vector(gamma, c, prefix + ".weight");
+  op.beta = dense_vector(beta, c, prefix + ".bias");
+  return op;
+}
+
+namespace ops {
+
+void linear(int64_t m, const float* x, int64_t ldx, const LinearOp& op, float* y, int64_t ldy,
+            GemmEpilogue ep) {
+  if (!ep.bias && op.bias.defined() && op.bias.numel() > 0) ep.bias = op.bias.data<float>();
+  gemm(m, x, ldx, op.gemm_weights(), y, ldy, ep);
+}
+
+int64_t conv_col_floats(const ConvOp& op, const ConvGeometry& g) {
+  (void)op;
+  return g.out_h() * g.out_w() * g.patch_size();
+}
+
+void conv2d(const ConvOp& op, const ConvGeometry& g, const float* in, int64_t cs, int64_t ys,
+            int64_t xs, float* col_buf, float* out, int64_t ldo) {
+  const int64_t k = g.patch_size();
+  im2col(g, in, cs, ys, xs, 0, g.out_h(), col_buf, k);
+  linear(g.out_h() * g.out_w(), col_buf, k, op.gemm, out, ldo);
+}
+
+void depthwise3x3(const DepthwiseOp& op, int64_t batch, int64_t h, int64_t w, const float* x,
+                  Activation act, float* y) {
+  const int64_t c = op.channels();
+  if (op.taps.defined()) {
+    dwconv3x3(batch, h, w, c, x, op.taps.data<float>(), op.bias.data<float>(), act, y);
+    return;
+  }
+  // Quantized weight: decode the C x 9 values transiently (a few KiB) and transpose to taps.
+  std::vector<float> rows(static_cast<size_t>(c * 9));
+  std::vector<float> taps(static_cast<size_t>(c * 9));
+  const WeightView v = op.weight.view();
+  weight_decoders_for_isa(v.format).decode_rows(v, 0, v.rows, rows.data());
+  dwconv3x3_taps_from_oihw(c, rows.data(), taps.data());
+  dwconv3x3(batch, h, w, c, x, taps.data(), op.bias.data<float>(), act, y);
+}
+
+void layernorm(const LayerNormOp& op, int64_t rows, const float* x, int64_t ldx, float* y,
+               int64_t ldy) {
+  segq::layernorm(rows, op.gamma.numel(), x, ldx, op.gamma.data<float>(), op.beta.data<float>(),
+                  SegformerConfig::kNormEps, y, ldy);
+}
+
+}  // namespace ops
+}  // namespace segq

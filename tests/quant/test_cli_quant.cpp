@@ -1,0 +1,130 @@
+// `segq methods` and `segq quantize` end to end through the binary: exit codes, messages, and a
+// written checkpoint that loads back bit-identical to quantizing in memory.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "io/file_util.h"
+#include "quant_test_util.h"
+
+namespace segq {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+};
+
+CliRun run(const std::string& args) {
+  const std::string cmd = std::string(SEGQ_EXE) + " " + args + " 2>&1";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path d =
+      fs::temp_directory_path() / ("segq_test_cli_quant_" + std::to_string(::getpid())) / name;
+  fs::remove_all(d);
+  return d;
+}
+
+const std::string kTiny = test::fixture_path("models/tiny");
+
+TEST(CliQuant, Methods) {
+  const CliRun r = run("methods");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("int4-g32-hqq-s16"), std::string::npos);
+  EXPECT_NE(r.out.find("g<N>"), std::string::npos);
+  const CliRun j = run("methods --json");
+  EXPECT_EQ(j.code, 0);
+  const nlohmann::json catalog = nlohmann::json::parse(j.out);
+  ASSERT_TRUE(catalog.is_array());
+  EXPECT_GT(catalog.size(), 10u);
+}
+
+TEST(CliQuant, QuantizeWritesACheckpointThatLoadsBackIdentically) {
+  const fs::path out = scratch("int2-g16-mse-sym");
+  const CliRun r = run("quantize --model " + kTiny + " --method int2-sym-mse-g16 --out " +
+                       out.string() + " --exclude '*.classifier.weight'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("int2-g16-mse-sym+custom"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(out / "config.json"));
+  EXPECT_EQ(read_file((out / "config.json").string()), read_file(kTiny + "/config.json"));
+
+  const ModelFiles files = load_model_files(out.string());
+  const CheckpointWeights loaded = weights_from_checkpoint(files.tensors, files.metadata, out);
+  EXPECT_TRUE(loaded.quantized);
+  EXPECT_EQ(loaded.method, "int2-g16-mse-sym+custom");
+
+  PlanOptions o;
+  o.method = parse_method("int2-g16-mse-sym");
+  o.exclude = {"*.classifier.weight"};
+  const WeightSet dense = test::fixture_weights("tiny");
+  const QuantizedModel mem = quantize_model(dense, o);
+  ASSERT_EQ(mem.weights.size(), loaded.weights.size());
+  int quantized = 0;
+  for (const auto& [name, w] : mem.weights) {
+    const Weight& b = loaded.weights.at(name);
+    ASSERT_EQ(b.is_quantized(), w.is_quantized()) << name;
+    if (!w.is_quantized()) continue;
+    ++quantized;
+    const QTensor &x = w.qtensor(), &y = b.qtensor();
+    EXPECT_EQ(0, std::memcmp(x.codes.raw(), y.codes.raw(), x.codes.nbytes())) << name;
+    EXPECT_EQ(0, std::memcmp(x.scales.raw(), y.scales.raw(), x.scales.nbytes())) << name;
+  }
+  EXPECT_EQ(quantized, 71);
+  EXPECT_FALSE(loaded.weights.at("decode_head.classifier.weight").is_quantized());
+
+  // Quantizing a quantized checkpoint again is a usage error.
+  const CliRun again =
+      run("quantize --model " + out.string() + " --method int4 --out " + scratch("again").string());
+  EXPECT_EQ(again.code, 2) << again.out;
+  EXPECT_NE(again.out.find("already quantized (int2-g16-mse-sym+custom)"), std::string::npos)
+      << again.out;
+  fs::remove_all(out.parent_path());
+}
+
+TEST(CliQuant, JsonReportAndPlanFile) {
+  const fs::path dir = scratch("plan");
+  fs::create_directories(dir);
+  write_file_atomic((dir / "plan.json").string(), R"({"*.dwconv.weight": "fp32", "*": "int8"})");
+  const CliRun r = run("quantize --model " + kTiny + " --method int4 --plan " +
+                       (dir / "plan.json").string() + " --out " + (dir / "q").string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["totals"]["quantized_tensors"], 64);
+  EXPECT_EQ(j["file_bytes"].get<uint64_t>(), fs::file_size(dir / "q" / "model.safetensors"));
+  fs::remove_all(dir.parent_path());
+}
+
+TEST(CliQuant, UsageErrors) {
+  const std::string out = " --out " + scratch("bad").string();
+  CliRun r = run("quantize --model " + kTiny + " --method int4-g33" + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("33"), std::string::npos) << r.out;
+  r = run("quantize --model " + kTiny + " --method fp32" + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("nothing to quantize"), std::string::npos) << r.out;
+  r = run("quantize --model " + kTiny + " --method int4 --plan /nonexistent/plan.json" + out);
+  EXPECT_EQ(r.code, 2);
+  r = run("quantize --model /nonexistent/model --method int4" + out);
+  EXPECT_EQ(r.code, 2) << r.out;
+  r = run("quantize --model " + kTiny + " --out x");
+  EXPECT_EQ(r.code, 2) << "--method is required";
+}
+
+}  // namespace
+}  // namespace segq
