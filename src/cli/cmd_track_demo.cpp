@@ -16,6 +16,7 @@
 #include "track/event_json.h"
 #include "track/mlflow_sink.h"
 #include "track/sink.h"
+#include "track/wandb_log.h"
 #include "track/wandb_sink.h"
 
 namespace segq::cli {
@@ -70,7 +71,25 @@ void setup_track_demo(CLI::App& app, int* /*exit_code*/) {
       [opts, wandb, mlflow] { run_track_demo(*opts, wandb->count() > 0, mlflow->count() > 0); });
 }
 
+// `segq track-framing` (hidden, for the interop tests): writes a W&B transaction log whose
+// records have exactly the given payload sizes, to check the framing with wandb's own reader.
+void setup_track_framing(CLI::App& app, int* /*exit_code*/) {
+  auto out = std::make_shared<std::string>();
+  auto sizes = std::make_shared<std::vector<size_t>>();
+  CLI::App* cmd = app.add_subcommand(
+      "track-framing", "Write a W&B log with records of the given sizes (development)");
+  cmd->group("");
+  cmd->add_option("--out", *out, "Output .wandb file")->required();
+  cmd->add_option("--sizes", *sizes, "Payload sizes in bytes (>= 3)")->required()->delimiter(',');
+  cmd->callback([out, sizes] {
+    std::string log = track::wandb_log_file_header();
+    for (size_t n : *sizes) track::wandb_log_append(log, track::wandb_padding_record(n));
+    write_file_atomic(*out, log);
+  });
+}
+
 SEGQ_REGISTER_COMMAND("track-demo", 900, setup_track_demo);
+SEGQ_REGISTER_COMMAND("track-framing", 901, setup_track_framing);
 
 }  // namespace
 }  // namespace segq::cli

@@ -89,7 +89,7 @@ std::vector<WandbLogRecord> wandb_log_read(std::string_view file, const std::str
   WandbLogRecord current;
   bool in_record = false;
   while (true) {
-    const size_t space = space_left_in_block(pos);
+    size_t space = space_left_in_block(pos);
     if (space < kWandbLogChunkHeaderBytes) {
       const size_t pad = std::min(space, file.size() - pos);
       for (size_t i = 0; i < pad; ++i) {
@@ -102,6 +102,7 @@ std::vector<WandbLogRecord> wandb_log_read(std::string_view file, const std::str
         break;
       }
       pos += space;
+      space = kWandbLogBlockBytes;
       if (!records.empty() && !in_record) records.back().end = pos;
     }
     if (pos == file.size()) {

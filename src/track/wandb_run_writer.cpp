@@ -73,6 +73,23 @@ std::vector<segq::wandb::Record> parse_records(const std::string& log_path,
 
 }  // namespace
 
+std::string wandb_padding_record(size_t payload_bytes) {
+  // uuid (field 19) costs a 2-byte tag, a varint length and the filler; `num` (field 1) adds 2
+  // or 3 bytes where the varint length would skip a size.
+  for (int64_t num : {int64_t{0}, int64_t{1}, int64_t{128}}) {
+    segq::wandb::Record r;
+    r.set_num(num);
+    const size_t base = r.ByteSizeLong();
+    if (base == payload_bytes) return r.SerializeAsString();
+    for (size_t filler = payload_bytes > base + 12 ? payload_bytes - base - 12 : 1;
+         filler + base + 2 <= payload_bytes; ++filler) {
+      r.set_uuid(std::string(filler, 'u'));
+      if (r.ByteSizeLong() == payload_bytes) return r.SerializeAsString();
+    }
+  }
+  throw Error(str_cat("no W&B record has exactly ", payload_bytes, " bytes"));
+}
+
 std::string wandb_offline_run_dir_name(double start_time_unix_s, const std::string& run_id) {
   const std::time_t t = static_cast<std::time_t>(std::floor(start_time_unix_s));
   std::tm local{};
@@ -107,7 +124,8 @@ bool wandb_run_is_complete(const std::string& run_dir) {
   return seen_exit && !records.empty() && records.back().has_final();
 }
 
-WandbRunWriter WandbRunWriter::create(const std::string& wandb_dir, const WandbRunInfo& info) {
+WandbRunWriter WandbRunWriter::create(const std::string& wandb_dir, const WandbRunInfo& info,
+                                      const nlohmann::json& config) {
   SEGQ_CHECK(!info.run_id.empty() && info.run_id.find_first_of(":;,#?/'") == std::string::npos,
              "W&B: run id \"", info.run_id, "\" is empty or contains one of :;,#?/'");
   for (const std::string& old : find_wandb_run_dirs(wandb_dir, info.run_id)) fs::remove_all(old);
@@ -148,6 +166,11 @@ WandbRunWriter WandbRunWriter::create(const std::string& wandb_dir, const WandbR
   // run to be initialised (see Control in wandb_records.proto).
   record.mutable_control()->set_mailbox_slot("segq-run-" + info.run_id);
   w.append(record);
+  if (config.is_object() && !config.empty()) {
+    segq::wandb::Record config_record;
+    add_items(config, config_record.mutable_config()->mutable_update());
+    w.append(config_record);
+  }
   w.publish(false);
   return w;
 }

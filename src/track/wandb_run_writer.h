@@ -41,8 +41,10 @@ class WandbRunWriter {
  public:
   // Starts a new run directory under `wandb_dir` (the directory that holds run directories,
   // i.e. <WANDB_DIR>/wandb), first removing earlier directories of the same run id (a run torn
-  // by an interrupted process is replaced, not continued). Writes Header and Run.
-  static WandbRunWriter create(const std::string& wandb_dir, const WandbRunInfo& info);
+  // by an interrupted process is replaced, not continued). Writes Header, Run and, when `config`
+  // is a non-empty object, the first Config record, all in the log's first version on disk.
+  static WandbRunWriter create(const std::string& wandb_dir, const WandbRunInfo& info,
+                               const nlohmann::json& config = nlohmann::json::object());
   // Reopens a finished run (one with an Exit record) to add to it: its Exit and Final records
   // are dropped and written again by finish(). Throws when the run has no Exit record.
   static WandbRunWriter reopen(const std::string& run_dir);
@@ -90,6 +92,9 @@ std::vector<std::string> find_wandb_run_dirs(const std::string& wandb_dir,
                                              const std::string& run_id);
 // True when the run directory's log ends with Exit and Final records (a complete run).
 bool wandb_run_is_complete(const std::string& run_dir);
+// A serialized Record of exactly `payload_bytes` bytes (0 or >= 2): filler in its uuid (and num
+// where needed). For framing tests at exact block boundaries.
+std::string wandb_padding_record(size_t payload_bytes);
 // Directory name for a run started at `start_time_unix_s` (local time, as the SDK names it).
 std::string wandb_offline_run_dir_name(double start_time_unix_s, const std::string& run_id);
 

@@ -157,9 +157,8 @@ nlohmann::json WandbSink::config_items(const std::string& method) const {
 WandbSink::OpenRun& WandbSink::open_run(const std::string& method, int64_t num_images,
                                         double start_unix_s) {
   open_.erase(method);
-  WandbRunWriter writer =
-      WandbRunWriter::create(settings_.wandb_dir(), run_info(method, start_unix_s));
-  writer.config(config_items(method));
+  WandbRunWriter writer = WandbRunWriter::create(
+      settings_.wandb_dir(), run_info(method, start_unix_s), config_items(method));
   auto [it, inserted] = open_.emplace(
       method, OpenRun{std::move(writer), HistoryThrottle(num_images, settings_.max_history_points),
                       num_images, start_unix_s});
