@@ -213,7 +213,7 @@ HttpResponse MlflowClient::send_with_retries(HttpRequest request) {
     } catch (const HttpTransportError& e) {
       last_problem = e.what();
       if (attempt >= settings_.max_retries) {
-        throw HttpTransportError(str_cat("MLflow server at ", redact_url(base_url_),
+        throw HttpTransportError(str_cat("MLflow: server at ", redact_url(base_url_),
                                          " unreachable after ", attempt + 1,
                                          " attempts: ", last_problem));
       }

@@ -17,8 +17,12 @@ void Tracker::each(const char* event_name, Fn&& fn) {
     try {
       fn(*sink);
     } catch (const std::exception& e) {
-      log_warn(sink->name(), ": ", e.what(), " (at ", event_name, "); continuing without ",
-               sink->name(), ", local results are not affected");
+      std::string_view what = e.what();
+      // Messages that already name the sink are not prefixed twice.
+      const std::string prefix = str_cat(sink->name(), ": ");
+      if (what.starts_with(prefix)) what.remove_prefix(prefix.size());
+      log_warn(prefix, what, " (at ", event_name, "); continuing without ", sink->name(),
+               ", local results are not affected");
       failed_.emplace_back(sink->name());
       sink.reset();
     } catch (...) {
