@@ -3,13 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <regex>
+#include <string_view>
 
 #include "core/error.h"
 #include "io/file_util.h"
@@ -99,16 +100,31 @@ std::string wandb_offline_run_dir_name(double start_time_unix_s, const std::stri
   return str_cat("offline-run-", stamp, "-", run_id);
 }
 
+namespace {
+
+// "[offline-]run-YYYYMMDD_HHMMSS-<run_id>"
+bool is_run_dir_name(std::string_view name, std::string_view run_id) {
+  if (name.starts_with("offline-")) name.remove_prefix(8);
+  if (!name.starts_with("run-")) return false;
+  name.remove_prefix(4);
+  static constexpr std::string_view kStamp = "dddddddd_dddddd-";
+  if (name.size() != kStamp.size() + run_id.size()) return false;
+  for (size_t i = 0; i < kStamp.size(); ++i) {
+    const bool digit = name[i] >= '0' && name[i] <= '9';
+    if (kStamp[i] == 'd' ? !digit : name[i] != kStamp[i]) return false;
+  }
+  return name.substr(kStamp.size()) == run_id;
+}
+
+}  // namespace
+
 std::vector<std::string> find_wandb_run_dirs(const std::string& wandb_dir,
                                              const std::string& run_id) {
   std::vector<std::string> found;
   std::error_code ec;
   if (!fs::is_directory(wandb_dir, ec)) return found;
-  static const std::regex kRunDirName(R"((offline-)?run-\d{8}_\d{6}-(.+))");
   for (const auto& entry : fs::directory_iterator(wandb_dir)) {
-    std::smatch m;
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && std::regex_match(name, m, kRunDirName) && m[2] == run_id) {
+    if (entry.is_directory() && is_run_dir_name(entry.path().filename().string(), run_id)) {
       found.push_back(entry.path().string());
     }
   }

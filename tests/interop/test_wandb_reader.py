@@ -267,3 +267,19 @@ def test_baseline_run_has_the_all_methods_table(evaluation):
     assert [row[0] for row in table["data"]] == [m["name"] for m in METHODS]
     for index, row in enumerate(table["data"]):
         assert row[5] == pytest.approx(summary(index, 40)["mean_iou"])
+
+
+def test_legacy_sync_viewer_reads_every_record(evaluation, tmp_path):
+    # `wandb sync --view --verbose` replays the log through the legacy (Python) sync path and
+    # prints each record; it needs a Final record and some 40+ character key, and sends nothing.
+    from track_common import API_KEY_MARKER, wandb_cli
+    d, records = _for(evaluation, "fp32")
+    (log,) = d.glob("run-*.wandb")
+    env = base_env(tmp_path, HOME=tmp_path, WANDB_API_KEY=API_KEY_MARKER,
+                   WANDB_BASE_URL="http://127.0.0.1:9", WANDB_ERROR_REPORTING="false")
+    proc = subprocess.run([wandb_cli(), "sync", "--view", "--verbose", str(log)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    printed = [line for line in proc.stdout.splitlines() if line.startswith("Record:")]
+    assert len(printed) == len(records)
+    assert printed[-1].startswith("Record: final")

@@ -141,6 +141,21 @@ TEST(WandbRunWriter, CreateReplacesAnEarlierDirectoryOfTheSameRun) {
   EXPECT_TRUE(fs::exists(keep.dir()));
 }
 
+TEST(WandbRunWriter, FindsRunDirectoriesByExactName) {
+  TempDir tmp;
+  for (const char* name :
+       {"offline-run-20231114_221320-abc12345", "run-20231114_221321-abc12345",
+        "offline-run-20231114_221320-abc123456", "offline-run-2023111_221320-abc12345",
+        "offline-run-20231114-221320-abc12345", "offline-run-20231114_22132x-abc12345",
+        "xoffline-run-20231114_221320-abc12345"}) {
+    fs::create_directories(fs::path(tmp.str()) / name);
+  }
+  EXPECT_EQ(find_wandb_run_dirs(tmp.str(), "abc12345"),
+            (std::vector<std::string>{tmp / "offline-run-20231114_221320-abc12345",
+                                      tmp / "run-20231114_221321-abc12345"}));
+  EXPECT_TRUE(find_wandb_run_dirs(tmp / "missing", "abc12345").empty());
+}
+
 TEST(WandbRunWriter, ReopenAddsBeforeExitAndKeepsExitCodeAndRuntime) {
   TempDir tmp;
   std::string dir;
