@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,13 @@ inline std::vector<segq::wandb::Record> read_wandb_records(const std::string& lo
   return out;
 }
 
+template <class Items>
+nlohmann::json items_json(const Items& items) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& item : items) j[item.key()] = nlohmann::json::parse(item.value_json());
+  return j;
+}
+
 inline std::string record_kind(const segq::wandb::Record& r) {
   if (r.has_header()) return "header";
   if (r.has_run()) return "run";
@@ -53,6 +61,12 @@ inline std::string record_kind(const segq::wandb::Record& r) {
   if (r.has_exit()) return "exit";
   if (r.has_final()) return "final";
   return "?";
+}
+
+inline std::vector<std::string> record_kinds(const std::vector<segq::wandb::Record>& records) {
+  std::vector<std::string> out;
+  for (const auto& r : records) out.push_back(record_kind(r));
+  return out;
 }
 
 }  // namespace segq::testing
