@@ -119,4 +119,12 @@ struct RunFinished {
   double time_unix_s = 0;  // 0: now
 };
 
+// Helpers shared by the sinks.
+double unix_now_s();
+// The last path component of a model id ("nvidia/segformer-b0-..." -> "segformer-b0-...").
+std::string model_short_name(const std::string& model_id);
+// The summary as flat {key: number}: the fields by their names (delta_miou_vs_fp32_ci95_low/high
+// for the interval; optional ones only when set), then `extra`.
+nlohmann::json summary_values(const MethodSummary& s);
+
 }  // namespace segq::track

@@ -1,6 +1,5 @@
 #include "track/mlflow_sink.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -13,9 +12,6 @@ namespace segq::track {
 
 namespace {
 
-double unix_now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 int64_t to_ms(double unix_s) {
   return static_cast<int64_t>(std::llround((unix_s > 0 ? unix_s : unix_now_s()) * 1e3));
 }
@@ -24,13 +20,6 @@ int64_t to_ms(double unix_s) {
 // server costs the evaluation little.
 constexpr size_t kFlushPoints = 500;
 constexpr double kFlushIntervalS = 15;
-
-std::string short_model_name(const std::string& model_id) {
-  std::string id = model_id;
-  while (!id.empty() && id.back() == '/') id.pop_back();
-  const size_t slash = id.find_last_of('/');
-  return slash == std::string::npos ? id : id.substr(slash + 1);
-}
 
 // A filter-string literal, or nullopt when the value cannot be quoted safely.
 std::optional<std::string> filter_literal(const std::string& v) {
@@ -93,7 +82,7 @@ void MlflowSink::on_run_started(const TrackingRun& run) {
   }
   std::vector<MlflowTag> tags = common_tags();
   tags.push_back({"segq.kind", "eval"});
-  parent_ = client_.create_run(experiment_id_, short_model_name(run.model_id) + "-" + run.eval_id,
+  parent_ = client_.create_run(experiment_id_, model_short_name(run.model_id) + "-" + run.eval_id,
                                to_ms(run.start_time_unix_s), tags);
   MlflowBatch batch;
   batch.params = flatten_params(run.config, "");
@@ -146,7 +135,7 @@ MlflowSink::Child& MlflowSink::create_child(const std::string& method, int64_t n
     params["method_spec"] = m.spec;
   }
   MlflowRunInfo info = client_.create_run(
-      experiment_id_, short_model_name(run_.model_id) + "-" + method, to_ms(start_unix_s), tags);
+      experiment_id_, model_short_name(run_.model_id) + "-" + method, to_ms(start_unix_s), tags);
   MlflowBatch batch;
   batch.params = flatten_params(params, "");
   client_.log_batch(info.run_id, batch);
@@ -216,29 +205,12 @@ void MlflowSink::on_method_finished(const MethodFinished& event) {
                  s.num_images);
       add_metric(child.pending, "images_per_s", s.images_per_s, t, s.num_images);
     }
-    std::vector<MlflowMetric>& m = child.pending;
-    add_metric(m, "mean_iou", s.metrics.mean_iou, t, 0);
-    add_metric(m, "mean_accuracy", s.metrics.mean_accuracy, t, 0);
-    add_metric(m, "overall_accuracy", s.metrics.overall_accuracy, t, 0);
-    add_metric(m, "size_bytes", static_cast<double>(s.size_bytes), t, 0);
-    add_metric(m, "size_mb", s.size_mb, t, 0);
-    add_metric(m, "bits_per_weight", s.bits_per_weight, t, 0);
-    add_metric(m, "compression", s.compression, t, 0);
-    if (s.delta_miou_vs_fp32) add_metric(m, "delta_miou_vs_fp32", *s.delta_miou_vs_fp32, t, 0);
-    if (s.delta_miou_ci95_low) {
-      add_metric(m, "delta_miou_vs_fp32_ci95_low", *s.delta_miou_ci95_low, t, 0);
-    }
-    if (s.delta_miou_ci95_high) {
-      add_metric(m, "delta_miou_vs_fp32_ci95_high", *s.delta_miou_ci95_high, t, 0);
-    }
-    if (s.agreement_vs_fp32) add_metric(m, "agreement_vs_fp32", *s.agreement_vs_fp32, t, 0);
-    add_metric(m, "ms_per_image", s.ms_per_image, t, 0);
-    add_metric(m, "images_per_s_mean", s.images_per_s, t, 0);
-    add_metric(m, "num_images", static_cast<double>(s.num_images), t, 0);
-    if (s.extra.is_object()) {
-      for (const auto& [key, value] : s.extra.items()) {
-        if (value.is_number()) add_metric(m, key, value.get<double>(), t, 0);
-      }
+    // "images_per_s" is the running rate's history; the method's mean rate gets its own key.
+    const nlohmann::json values = summary_values(s);
+    for (const auto& [key, value] : values.items()) {
+      if (!value.is_number()) continue;
+      add_metric(child.pending, key == "images_per_s" ? "images_per_s_mean" : key,
+                 value.get<double>(), t, 0);
     }
   }
   for (const ClassRow& c : event.per_class) {

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "core/error.h"
@@ -14,9 +13,6 @@ namespace segq::track {
 
 namespace {
 
-double unix_now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 double or_now(double t) { return t > 0 ? t : unix_now_s(); }
 
 std::string host_name() {
@@ -25,39 +21,12 @@ std::string host_name() {
   return buf;
 }
 
-// The last path component of a model id ("nvidia/segformer-b0-..." -> "segformer-b0-...").
-std::string short_model_name(const std::string& model_id) {
-  std::string id = model_id;
-  while (!id.empty() && id.back() == '/') id.pop_back();
-  const size_t slash = id.find_last_of('/');
-  return slash == std::string::npos ? id : id.substr(slash + 1);
-}
-
 constexpr size_t kMaxTagChars = 64;  // W&B rejects longer tags
 
 nlohmann::json metrics_json(const Metrics& m, const std::string& prefix) {
   return {{prefix + "mean_iou", m.mean_iou},
           {prefix + "mean_accuracy", m.mean_accuracy},
           {prefix + "overall_accuracy", m.overall_accuracy}};
-}
-
-nlohmann::json summary_json(const MethodSummary& s) {
-  nlohmann::json j = metrics_json(s.metrics, "");
-  j["size_bytes"] = s.size_bytes;
-  j["size_mb"] = s.size_mb;
-  j["bits_per_weight"] = s.bits_per_weight;
-  j["compression"] = s.compression;
-  if (s.delta_miou_vs_fp32) j["delta_miou_vs_fp32"] = *s.delta_miou_vs_fp32;
-  if (s.delta_miou_ci95_low) j["delta_miou_vs_fp32_ci95_low"] = *s.delta_miou_ci95_low;
-  if (s.delta_miou_ci95_high) j["delta_miou_vs_fp32_ci95_high"] = *s.delta_miou_ci95_high;
-  if (s.agreement_vs_fp32) j["agreement_vs_fp32"] = *s.agreement_vs_fp32;
-  j["ms_per_image"] = s.ms_per_image;
-  j["images_per_s"] = s.images_per_s;
-  j["num_images"] = s.num_images;
-  if (s.extra.is_object()) {
-    for (const auto& [key, value] : s.extra.items()) j[key] = value;
-  }
-  return j;
 }
 
 nlohmann::json optional_number(const std::optional<double>& v) {
@@ -104,7 +73,7 @@ WandbRunInfo WandbSink::run_info(const std::string& method, double start_unix_s)
   info.run_id = run_id_for(method);
   info.entity = settings_.entity;
   info.project = settings_.project;
-  const std::string base = short_model_name(run_.model_id) + "-" + method;
+  const std::string base = model_short_name(run_.model_id) + "-" + method;
   info.display_name = settings_.name_prefix.empty() ? base : settings_.name_prefix + "-" + base;
   info.group = settings_.group.empty() ? run_.eval_id : settings_.group;
   info.job_type = "eval";
@@ -217,7 +186,7 @@ void WandbSink::on_method_finished(const MethodFinished& event) {
       items["images_per_s"] = s.images_per_s;
       w.history(s.num_images, items, now - open.started_unix_s, now);
     }
-    summary = summary_json(s);
+    summary = summary_values(s);
     remember_row(event.method, s);
   }
   if (!event.error.empty()) summary["error"] = event.error;
