@@ -39,13 +39,14 @@ svg.chart { display: block; margin: 8px 0; font-size: 11px; }
 svg .frame { fill: none; stroke: #999; }
 svg .grid { stroke: #eee; }
 svg .zero { stroke: #333; }
+svg .leader { stroke: #888; stroke-width: 0.75; }
 svg .pareto-front { fill: none; stroke: #444; stroke-width: 1.5; stroke-dasharray: 5 3; }
 svg .point.front circle { stroke: #000; stroke-width: 1.5; }
 svg .bar.worse { fill: #d62728; }
 svg .bar.better { fill: #2ca02c; }
 svg .class-name { font-size: 10px; fill: #333; }
 svg .axis-label { font-size: 12px; fill: #333; }
-table.samples td { vertical-align: top; border: none; padding: 4px; }
+div.sample-cells { display: flex; flex-wrap: wrap; gap: 8px; }
 figure { margin: 0; }
 figcaption { font-size: 0.8em; color: #444; text-align: center; }
 img.sample { width: 192px; height: auto; image-rendering: pixelated; border: 1px solid #ccc; }
@@ -127,23 +128,24 @@ std::string per_class_section(const RunResults& run) {
 std::string image_cell(const RunResults& run, const std::string& rel_path,
                        const std::string& base_image, const std::string& caption) {
   const EmbeddedImage img = embed_sample_image(run.run_dir, rel_path, base_image);
-  std::string s = "<td><figure>";
+  std::string s = "<figure>";
   if (img.data_uri.empty()) {
     s += str_cat("<div class=\"missing\">", html_escape(img.problem), "</div>");
   } else {
     s += str_cat("<img class=\"sample\" alt=\"", html_escape(caption), "\" src=\"", img.data_uri,
                  "\">");
   }
-  return s + str_cat("<figcaption>", html_escape(caption), "</figcaption></figure></td>");
+  return s + str_cat("<figcaption>", html_escape(caption), "</figcaption></figure>\n");
 }
 
 std::string samples_section(const RunResults& run) {
   if (run.samples.empty()) return "<p class=\"note\">No samples were saved with this run.</p>\n";
   std::string s =
       "<p class=\"note\">Class maps are coloured per class and blended over the image; pixels "
-      "without a label show the image.</p>\n<table class=\"samples\">\n";
+      "without a label show the image.</p>\n";
   for (const SampleEntry& e : run.samples) {
-    s += str_cat("<tr><th>", html_escape(e.id), "</th>");
+    s += str_cat("<div class=\"sample\">\n<h3>", html_escape(e.id),
+                 "</h3>\n<div class=\"sample-cells\">\n");
     s += image_cell(run, e.image, "", "image");
     s += image_cell(run, e.label, e.image, "ground truth");
     // Predictions in the run's method order, then any the methods list does not name.
@@ -157,9 +159,9 @@ std::string samples_section(const RunResults& run) {
                              [&](const auto& p) { return p.first == method; });
       s += image_cell(run, it == e.predictions.end() ? "" : it->second, e.image, method);
     }
-    s += "</tr>\n";
+    s += "</div>\n</div>\n";
   }
-  return s + "</table>\n";
+  return s;
 }
 
 std::string settings_table(const std::vector<std::pair<std::string, std::string>>& rows) {

@@ -185,7 +185,15 @@ std::string svg_class_deltas(const std::vector<std::pair<std::string, double>>& 
     return str_cat("<p class=\"note\">", html_escape(method),
                    ": no class has an IoU for both this method and fp32.</p>\n");
   }
-  const Frame f{680, 260, 70, 20, 20, 20};
+  // The worst classes' names sit in a band above the plot, one row each (worst on top), joined to
+  // their bars by leader lines, so narrow neighbouring bars never get overlapping labels.
+  size_t named = 0;
+  while (named < std::min(named_worst, sorted_deltas.size()) && sorted_deltas[named].second < 0) {
+    ++named;
+  }
+  const double row_h = 13;
+  const double band = named > 0 ? row_h * static_cast<double>(named) + 6 : 0;
+  const Frame f{680, 240 + band, 70, 20, 12 + band, 20};
   double lo = 0, hi = 0;
   for (const auto& [name, d] : sorted_deltas) {
     lo = std::min(lo, 100 * d);
@@ -223,12 +231,13 @@ std::string svg_class_deltas(const std::vector<std::pair<std::string, double>>& 
         html_escape(str_cat(name, ": ", format_points(d), " IoU points")), "</title></rect>\n");
   }
   s += line(f.left, zero, f.width - f.right, zero, "zero");
-  for (size_t i = 0; i < std::min(named_worst, sorted_deltas.size()); ++i) {
-    if (sorted_deltas[i].second >= 0) break;
-    const double x = f.left + (i + 0.5) * bar_w + 3;
-    const double y = zero - 4;
-    s += text(x, y, sorted_deltas[i].first,
-              str_cat("class=\"class-name\" transform=\"rotate(-90 ", num(x), " ", num(y), ")\""));
+  for (size_t i = 0; i < named; ++i) {
+    const double x = f.left + (static_cast<double>(i) + 0.5) * bar_w;
+    const double y = 12 + row_h * static_cast<double>(i) + 9;
+    s += line(x, y - 4, x, zero, "leader");
+    s +=
+        text(x + 4, y, str_cat(sorted_deltas[i].first, " ", format_points(sorted_deltas[i].second)),
+             "class=\"class-name\"");
   }
   s += "</svg>\n";
   return s;

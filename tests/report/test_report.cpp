@@ -153,7 +153,8 @@ TEST(Charts, ClassDeltasBarPerClassAndNamesWorst) {
       {{"sky & sea", -0.2}, {"wall", -0.1}, {"tree", 0.0}, {"road", 0.05}}, "int4", 1);
   EXPECT_EQ(count_of(svg, "<rect class=\"bar "), 4u);
   EXPECT_EQ(count_of(svg, "class=\"class-name\""), 1u);
-  EXPECT_NE(svg.find(">sky &amp; sea</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">sky &amp; sea -20.00</text>"), std::string::npos);
+  EXPECT_EQ(count_of(svg, "<line class=\"leader\""), 1u);
   EXPECT_EQ(count_of(svg, "bar worse"), 2u);
   EXPECT_EQ(check_tag_balance(svg), "");
 }
