@@ -9,7 +9,8 @@ packages=(
 )
 if [ "${1:-}" = "--test" ]; then
   # Test and benchmark dependencies (see scripts/install-test-deps.sh for the Python side).
-  packages+=(libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev)
+  # chromium: tests/interop/test_report_chromium.py renders report.html headless.
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev chromium)
 fi
 
 missing=()
