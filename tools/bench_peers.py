@@ -100,12 +100,16 @@ def prepare_onnx(model_dir, onnx_dir):
     onnx_dir.mkdir(parents=True, exist_ok=True)
     fp32 = onnx_dir / "model-fp32.onnx"
     int8 = onnx_dir / "model-int8-dynamic.onnx"
+    if fp32.exists() and int8.exists():
+        return
     model = LogitsOnly(load_torch_model(model_dir))
     dummy = torch.zeros(1, 3, 512, 512)
     torch.onnx.export(model, (dummy,), str(fp32), input_names=["pixel_values"],
                       output_names=["logits"], opset_version=17, dynamo=False,
                       dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}})
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    # ORT's CPU ConvInteger takes uint8 x uint8 only (int8 weights fail with NOT_IMPLEMENTED), so
+    # uint8 weights, which quantizes every Conv (patch embeddings, sr, linear_fuse) and MatMul.
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QUInt8)
 
 
 def model_at_size(model_dir, out_dir, size):
@@ -180,7 +184,12 @@ def run_worker(args):
 # ---------------------------------------------------------------------------------- driver
 def run(cmd, **kw):
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.run([str(c) for c in cmd], check=True, **kw)
+    p = subprocess.run([str(c) for c in cmd], **kw)
+    if p.returncode != 0:
+        if kw.get("capture_output"):
+            sys.stderr.write((p.stderr or "")[-4000:])
+        sys.exit(f"bench_peers: failed ({p.returncode}): {' '.join(str(c) for c in cmd)}")
+    return p
 
 
 def segq_preds(pred_dir, image_files):
