@@ -158,7 +158,9 @@ def run_worker(args):
             freeze(model)
 
         def forward(x):
-            with torch.inference_mode():
+            # no_grad, not inference_mode: quanto's int4 weights fail under inference_mode
+            # ("Cannot set version_counter for inference tensor", torch 2.7.1 + quanto 0.2.7).
+            with torch.no_grad():
                 return model(pixel_values=torch.from_numpy(x)).logits.numpy()
 
     for _ in range(args.warmup):
@@ -299,6 +301,7 @@ def main():
         run(me + ["--worker", "prepare-onnx", "--model", args.model, "--onnx-dir", work / "onnx"])
 
     results = {}  # (runner, batch) -> dict
+    failed = {}  # (runner, batch) -> last line of its error
     preds = {}
     for batch in batches:
         for r in runners:
@@ -313,9 +316,15 @@ def main():
                 res = json.loads(out.stdout)
                 preds[(r, batch)] = segq_preds(pred_dir, image_files)
             else:
-                out = run(me + ["--worker", r, "--batch", batch, "--preds", pred_dir,
-                                "--onnx-dir", work / "onnx"] + common,
-                          capture_output=True, text=True)
+                cmd = me + ["--worker", r, "--batch", batch, "--preds", pred_dir,
+                            "--onnx-dir", work / "onnx"] + common
+                print("+", " ".join(str(c) for c in cmd), flush=True)
+                out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+                if out.returncode != 0:  # a peer that fails is reported, the others still run
+                    err = (out.stderr.strip().splitlines() or ["?"])[-1]
+                    print(f"  {r} batch {batch}: FAILED: {err}", flush=True)
+                    failed[(r, batch)] = err
+                    continue
                 res = json.loads(out.stdout.strip().splitlines()[-1])
                 preds[(r, batch)] = np.load(pred_dir / "preds.npy")
             results[(r, batch)] = res
@@ -352,6 +361,9 @@ def main():
         base = results.get((REFERENCE, batch))
         ort = results.get(("ort-fp32", batch))
         for r in runners:
+            if (r, batch) in failed:
+                lines.append(f"| {r} | {batch} | failed: {failed[(r, batch)]} | | | | | |")
+                continue
             res = results[(r, batch)]
             ratio = (base["median_ms_per_image"] / res["median_ms_per_image"]) if base else None
             agree = None
