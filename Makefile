@@ -5,7 +5,8 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 
-.PHONY: all deps test-deps build build-asan test test-release test-asan fixtures demo bench clean
+.PHONY: all deps test-deps build build-asan test test-release test-asan fixtures demo bench \
+	bench-peers clean
 
 all: build
 
@@ -53,6 +54,28 @@ demo: deps $(BUILD)/CMakeCache.txt
 
 bench: build
 	$(BUILD)/segq_bench
+
+# Side-by-side benchmark against transformers, ONNX Runtime and optimum-quanto (tools/bench_peers.py):
+# a virtualenv with the pinned peers (tools/requirements-peers.txt), the release build, one run.
+# PEERS_ARGS passes options through, e.g. PEERS_ARGS="--model path/to/model --repeats 5";
+# PEERS_PYTHON=/path/to/venv/bin/python uses an existing environment with those pins instead.
+PEERS_VENV   ?= .venv-peers
+PEERS_PYTHON ?=
+PEERS_ARGS   ?=
+
+$(PEERS_VENV)/.installed: tools/requirements-peers.txt
+	python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --upgrade pip
+	$(PEERS_VENV)/bin/pip install -r tools/requirements-peers.txt
+	touch $@
+
+ifeq ($(strip $(PEERS_PYTHON)),)
+bench-peers: build $(PEERS_VENV)/.installed
+	SEGQ_BENCH_PEERS_MAKE=1 $(PEERS_VENV)/bin/python tools/bench_peers.py --segq $(BUILD)/segq $(PEERS_ARGS)
+else
+bench-peers: build
+	SEGQ_BENCH_PEERS_MAKE=1 $(PEERS_PYTHON) tools/bench_peers.py --segq $(BUILD)/segq $(PEERS_ARGS)
+endif
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,6 +1,6 @@
-// Kernel benchmarks on the real SegFormer layer shapes (b0 and b2 at 512x512 input): the fp32
-// GEMM (GFLOP/s, one and all threads), attention and the depthwise 3x3 + GELU.
-//   build/segq_bench --benchmark_filter=gemm
+// Kernel benchmarks on the real SegFormer layer shapes (b0 and b2 at 512x512 input): attention
+// and the depthwise 3x3 + GELU (the GEMMs are in gemm_bench.cpp).
+//   build/segq_bench --benchmark_filter=attention
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -12,7 +12,6 @@
 #include "core/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/dwconv.h"
-#include "kernels/gemm.h"
 #include "kernels/isa.h"
 
 namespace segq {
@@ -28,103 +27,6 @@ Tensor random_tensor(Shape shape, uint32_t seed) {
         static_cast<float>(static_cast<int32_t>(s >> 8) - (1 << 23)) / static_cast<float>(1 << 23);
   }
   return t;
-}
-
-struct GemmShape {
-  const char* name;
-  int64_t m, n, k;
-};
-
-// (M = tokens, N = out features, K = in features) at 512x512 input, batch 1.
-const GemmShape kB0Shapes[] = {
-    {"b0/s1.patch_embed", 16384, 32, 147},
-    {"b0/s1.query", 16384, 32, 32},
-    {"b0/s1.sr", 256, 32, 2048},
-    {"b0/s1.dense1", 16384, 128, 32},
-    {"b0/s1.dense2", 16384, 32, 128},
-    {"b0/s2.patch_embed", 4096, 64, 288},
-    {"b0/s2.dense1", 4096, 256, 64},
-    {"b0/s2.dense2", 4096, 64, 256},
-    {"b0/s3.patch_embed", 1024, 160, 576},
-    {"b0/s3.dense1", 1024, 640, 160},
-    {"b0/s3.dense2", 1024, 160, 640},
-    {"b0/s4.patch_embed", 256, 256, 1440},
-    {"b0/s4.query", 256, 256, 256},
-    {"b0/s4.dense1", 256, 1024, 256},
-    {"b0/s4.dense2", 256, 256, 1024},
-    {"b0/head.linear_c0", 16384, 256, 32},
-    {"b0/head.linear_fuse", 16384, 256, 1024},
-    {"b0/head.classifier", 16384, 150, 256},
-};
-const GemmShape kB2Shapes[] = {
-    {"b2/s1.dense1", 16384, 256, 64},          {"b2/s1.dense2", 16384, 64, 256},
-    {"b2/s2.dense1", 4096, 512, 128},          {"b2/s2.dense2", 4096, 128, 512},
-    {"b2/s3.query", 1024, 320, 320},           {"b2/s3.dense1", 1024, 1280, 320},
-    {"b2/s3.dense2", 1024, 320, 1280},         {"b2/s4.dense1", 256, 2048, 512},
-    {"b2/s4.dense2", 256, 512, 2048},          {"b2/head.linear_c0", 16384, 768, 64},
-    {"b2/head.linear_fuse", 16384, 768, 3072}, {"b2/head.classifier", 16384, 150, 768},
-};
-
-void run_gemm(benchmark::State& state, GemmShape s, KernelIsa isa, bool packed, int threads) {
-  if (!kernel_isa_available(isa)) {
-    state.SkipWithError("ISA not available");
-    return;
-  }
-  ScopedKernelIsa scoped(isa);
-  set_num_threads(threads);
-  const Tensor a = random_tensor({s.m, s.k}, 1);
-  const Tensor w = random_tensor({s.n, s.k}, 2);
-  const Tensor bias = random_tensor({s.n}, 3);
-  Tensor c = Tensor::empty(DType::F32, {s.m, s.n});
-  GemmWeights gw;
-  gw.view.rows = s.n;
-  gw.view.cols = s.k;
-  gw.view.codes = w.raw();
-  gw.view.group_size = s.k;
-  gw.view.row_stride_bytes = s.k * 4;
-  GemmPackedWeights pw;
-  if (packed) {
-    pw = gemm_pack_weights(gw.view);
-    gw.packed = pw.panels;
-  }
-  GemmEpilogue ep;
-  ep.bias = bias.data<float>();
-  for (auto _ : state) {
-    gemm(s.m, a.data<float>(), s.k, gw, c.data<float>(), s.n, ep);
-    benchmark::ClobberMemory();
-  }
-  const double flops = 2.0 * s.m * s.n * s.k;
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-  set_num_threads(0);
-}
-
-void register_gemms() {
-  const int all = default_num_threads();
-  auto add = [&](const GemmShape& s) {
-    benchmark::RegisterBenchmark(
-        (std::string("gemm_f32_avx2_packed/") + s.name + "/threads:1").c_str(), run_gemm, s,
-        KernelIsa::kAvx2, true, 1)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark(
-        (std::string("gemm_f32_avx2_packed/") + s.name + "/threads:" + std::to_string(all)).c_str(),
-        run_gemm, s, KernelIsa::kAvx2, true, all)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark(
-        (std::string("gemm_f32_avx2_decode/") + s.name + "/threads:" + std::to_string(all)).c_str(),
-        run_gemm, s, KernelIsa::kAvx2, false, all)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark(
-        (std::string("gemm_ref/") + s.name + "/threads:" + std::to_string(all)).c_str(), run_gemm,
-        s, KernelIsa::kRef, false, all)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
-  };
-  for (const GemmShape& s : kB0Shapes) add(s);
-  for (const GemmShape& s : kB2Shapes) add(s);
 }
 
 // Attention of one block at 512x512: (tokens, keys, heads, head_dim).
@@ -192,7 +94,6 @@ void run_dwconv(benchmark::State& state, DwShape s, KernelIsa isa) {
 }
 
 void register_all() {
-  register_gemms();
   for (const AttnShape& s : kAttnShapes) {
     for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kRef}) {
       benchmark::RegisterBenchmark(
@@ -217,4 +118,3 @@ const bool kRegistered = (register_all(), true);
 
 }  // namespace
 }  // namespace segq
-

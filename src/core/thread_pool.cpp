@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 
@@ -8,7 +9,33 @@ namespace segq {
 
 namespace {
 thread_local bool t_inside_pool = false;
+
+// How long an idle worker (or the caller waiting for the workers) polls before it sleeps.
+constexpr double kSpinSeconds = 100e-6;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
 }
+
+// Polls `done()` for up to kSpinSeconds; true if it became true.
+template <class Pred>
+bool spin_until(Pred done) {
+  if (done()) return true;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      cpu_relax();
+      if (done()) return true;
+    }
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >
+        kSpinSeconds) {
+      return false;
+    }
+  }
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -44,16 +71,17 @@ void ThreadPool::run_chunks(int thread_index) {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
+    spin_until([&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_work_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      cv_work_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load();
     }
     run_chunks(index);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (--active_workers_ == 0) cv_done_.notify_one();
+      if (active_workers_.fetch_sub(1) == 1) cv_done_.notify_one();
     }
   }
 }
@@ -75,14 +103,15 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const RangeFn& fn) {
     job_chunk_ = chunk;
     next_.store(0, std::memory_order_relaxed);
     first_error_ = nullptr;
-    active_workers_ = static_cast<int>(workers_.size());
-    ++generation_;
+    active_workers_.store(static_cast<int>(workers_.size()));
+    generation_.fetch_add(1, std::memory_order_release);
   }
   cv_work_.notify_all();
   run_chunks(0);
+  spin_until([&] { return active_workers_.load(std::memory_order_acquire) == 0; });
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_done_.wait(lock, [&] { return active_workers_ == 0; });
+    cv_done_.wait(lock, [&] { return active_workers_.load() == 0; });
     job_ = nullptr;
   }
   if (first_error_) std::rethrow_exception(first_error_);

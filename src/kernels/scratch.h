@@ -7,7 +7,14 @@
 
 namespace segq {
 
-enum class ScratchSlot : int { kGemmPanel = 0, kGemmRefPanel, kAttention, kDepthwise, kCount };
+enum class ScratchSlot : int {
+  kGemmPanel = 0,
+  kGemmRefPanel,
+  kGemmI8Rows,
+  kAttention,
+  kDepthwise,
+  kCount
+};
 
 // 64-byte aligned, uninitialized, at least `floats` floats.
 float* thread_scratch(ScratchSlot slot, size_t floats);

@@ -19,6 +19,14 @@ struct BenchResult {
 };
 
 BenchResult bench_forward(Model& model, const Tensor& pixels, int warmup, int repeats);
+// A repeat is one pass over every batch (e.g. a set of real images); times are per image of the
+// pass (`batches` hold `images` images in all).
+BenchResult bench_forward_batches(Model& model, const std::vector<Tensor>& batches, int warmup,
+                                  int repeats);
+
+// Per-pixel argmax over the labels of logits [B, h, w, L] -> U8 [B, h, w] (L <= 256; the first
+// maximum wins, as torch.argmax).
+Tensor argmax_labels(const Tensor& logits);
 
 // Deterministic pseudo-random pixels in [-2.5, 2.5] (normalized-image range), [b, c, h, w].
 Tensor synthetic_pixels(int64_t batch, int64_t channels, int64_t height, int64_t width,

@@ -1,10 +1,13 @@
 #include "model/ops.h"
 
+#include <algorithm>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "kernels/dwconv.h"
 #include "kernels/layernorm.h"
 #include "model/segformer_config.h"
+#include "quant/method.h"
 
 namespace segq {
 
@@ -18,6 +21,17 @@ Tensor dense_vector(const Weight& w, int64_t n, const std::string& name) {
   return t;
 }
 
+bool weight_runs_w8a8(const Weight& w) {
+  if (!w.is_quantized() || w.qtensor().format != WeightFormat::INT8) return false;
+  const std::string& method = w.qtensor().method;
+  if (method.find("w8a8") == std::string::npos) return false;
+  try {
+    return parse_method(method).w8a8;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 LinearOp LinearOp::bind(const std::string& name, const Weight& weight, const Weight* bias) {
   LinearOp op;
   op.name = name;
@@ -25,6 +39,7 @@ LinearOp LinearOp::bind(const std::string& name, const Weight& weight, const Wei
   if (bias) op.bias = dense_vector(*bias, op.out_features(), name + " (bias)");
   const WeightView v = weight.view();
   if (v.format == WeightFormat::F32) op.packed = gemm_pack_weights(v);
+  if (weight_runs_w8a8(weight)) op.i8 = gemm_i8_pack_weights(v);
   return op;
 }
 
@@ -73,7 +88,11 @@ namespace ops {
 void linear(int64_t m, const float* x, int64_t ldx, const LinearOp& op, float* y, int64_t ldy,
             GemmEpilogue ep) {
   if (!ep.bias && op.bias.defined() && op.bias.numel() > 0) ep.bias = op.bias.data<float>();
-  gemm(m, x, ldx, op.gemm_weights(), y, ldy, ep);
+  if (op.i8.panels) {
+    gemm_i8(m, x, ldx, op.i8, y, ldy, ep);
+  } else {
+    gemm(m, x, ldx, op.gemm_weights(), y, ldy, ep);
+  }
 }
 
 int64_t conv_col_floats(const ConvOp& op, const ConvGeometry& g) {
@@ -83,9 +102,23 @@ int64_t conv_col_floats(const ConvOp& op, const ConvGeometry& g) {
 
 void conv2d(const ConvOp& op, const ConvGeometry& g, const float* in, int64_t cs, int64_t ys,
             int64_t xs, float* col_buf, float* out, int64_t ldo) {
-  const int64_t k = g.patch_size();
-  im2col(g, in, cs, ys, xs, 0, g.out_h(), col_buf, k);
-  linear(g.out_h() * g.out_w(), col_buf, k, op.gemm, out, ldo);
+  // One parallel region over blocks of output rows: each task gathers its rows' patches (~256 KiB,
+  // still in L2 when the GEMM reads them) and runs the GEMM on them; the kernels called inside a
+  // task run serially on its thread.
+  const int64_t k = g.patch_size(), ow = g.out_w(), oh = g.out_h();
+  const int64_t row_floats = std::max<int64_t>(1, ow * k);
+  int64_t block = std::max<int64_t>(1, (256 * 1024 / 4) / row_floats);
+  const int threads = global_pool().num_threads();
+  if (threads > 1) block = std::min(block, std::max<int64_t>(1, oh / (2 * threads)));
+  const int64_t blocks = (oh + block - 1) / block;
+  global_pool().parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t oy0 = b * block, oy1 = std::min(oh, oy0 + block);
+      float* col = col_buf + oy0 * ow * k;
+      im2col(g, in, cs, ys, xs, oy0, oy1, col, k);
+      linear((oy1 - oy0) * ow, col, k, op.gemm, out + oy0 * ow * ldo, ldo);
+    }
+  });
 }
 
 void depthwise3x3(const DepthwiseOp& op, int64_t batch, int64_t h, int64_t w, const float* x,

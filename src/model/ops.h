@@ -9,6 +9,7 @@
 #include "core/tensor.h"
 #include "kernels/activation.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/im2col.h"
 #include "quant/weight.h"
 
@@ -18,12 +19,18 @@ namespace segq {
 // decoded. Throws naming `name` if it does not hold `n` values.
 Tensor dense_vector(const Weight& w, int64_t n, const std::string& name);
 
+// Whether a weight runs as int8-w8a8 (int8 weights and dynamic per-token int8 activations): an
+// INT8 QTensor whose method (its provenance, also stored in quantized checkpoints) has -w8a8.
+bool weight_runs_w8a8(const Weight& w);
+
 // y = x · Wᵀ + b for W [N, K] (a Linear weight, or a Conv2d weight flattened to [O, I*kh*kw]).
+// A w8a8 weight runs the int8 GEMM (kernels/gemm_int8.h) on its activations quantized per token.
 struct LinearOp {
   std::string name;  // HF name of the weight (error messages, reports)
   Weight weight;
   Tensor bias;               // [N] fp32 or undefined
   GemmPackedWeights packed;  // fp32 weights only
+  GemmI8Weights i8;          // w8a8 weights only (packed int8 codes + fp32 scales)
 
   static LinearOp bind(const std::string& name, const Weight& weight, const Weight* bias);
   int64_t out_features() const { return weight.shape()[0]; }

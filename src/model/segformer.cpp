@@ -83,6 +83,16 @@ SegformerModel::SegformerModel(SegformerConfig config, const WeightSet& weights,
                                const SegformerOptions& options)
     : config_(std::move(config)), options_(options) {
   config_.validate();
+  if (options_.fold_decode_head) {
+    // The fold is an exact rewrite for weight-only formats; with int8 activations (w8a8) on the
+    // decode head's linear layers it would not be, so those run the plain head.
+    for (const auto& [name, w] : weights) {
+      if (name.rfind("decode_head.linear_", 0) == 0 && weight_runs_w8a8(w)) {
+        options_.fold_decode_head = false;
+        break;
+      }
+    }
+  }
   Binder bind(config_, weights, &bound_);
   const std::string enc = "segformer.encoder.";
   for (int i = 0; i < config_.num_stages; ++i) {
@@ -301,38 +311,49 @@ void SegformerModel::run_decode_head(const std::vector<const float*>& stage_out,
     t[i] = ti;
   }
 
+  // One parallel region over (image, chunk of output rows); each task runs its chunk through the
+  // concatenation, linear_fuse and the classifier on its own buffers (kernels inside a task run
+  // serially on its thread).
   const int64_t chunk_rows = std::max<int64_t>(1, kDecodeChunkPixels / w1);
-  float* concat = buffer(kConcat, std::min(chunk_rows, h1) * w1 * cat);
-  float* fused = buffer(kFuse, std::min(chunk_rows, h1) * w1 * E);
+  const int64_t chunks = (h1 + chunk_rows - 1) / chunk_rows;
+  const int threads = global_pool().num_threads();
+  std::vector<float*> concat(threads), fused(threads);
+  for (int t = 0; t < threads; ++t) {
+    concat[t] = buffer(kSlots + 2 * S + 2 * t, std::min(chunk_rows, h1) * w1 * cat);
+    fused[t] = buffer(kSlots + 2 * S + 2 * t + 1, std::min(chunk_rows, h1) * w1 * E);
+  }
   GemmEpilogue bn_relu;
   bn_relu.scale = head_.bn_scale.data<float>();
   bn_relu.bias = head_.bn_shift.data<float>();
   bn_relu.act = Activation::kRelu;
   const int64_t c0 = config_.hidden_sizes[0];
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t y0 = 0; y0 < h1; y0 += chunk_rows) {
-      const int64_t y1 = std::min(h1, y0 + chunk_rows);
-      const int64_t pixels = (y1 - y0) * w1;
-      // Concatenation order [t_S, ..., t_1]: stage i goes to columns (S - 1 - i) * E.
-      for (int i = 0; i < S; ++i) {
-        float* dst = concat + (S - 1 - i) * E;
-        if (i == 0) {
-          ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.linear_c[0], dst,
-                      cat);
-        } else {
-          ResizeShape rs;
-          rs.h_in = geo[i].h;
-          rs.w_in = geo[i].w;
-          rs.c = E;
-          rs.h_out = h1;
-          rs.w_out = w1;
-          resize_bilinear(rs, t[i] + b * geo[i].tokens() * E, E, y0, y1, dst, cat);
+  global_pool().parallel_for(
+      batch * chunks, 1, ThreadPool::RangeFn([&](int64_t t0, int64_t t1, int tid) {
+        for (int64_t task = t0; task < t1; ++task) {
+          const int64_t b = task / chunks;
+          const int64_t y0 = (task % chunks) * chunk_rows;
+          const int64_t y1 = std::min(h1, y0 + chunk_rows);
+          const int64_t pixels = (y1 - y0) * w1;
+          // Concatenation order [t_S, ..., t_1]: stage i goes to columns (S - 1 - i) * E.
+          for (int i = 0; i < S; ++i) {
+            float* dst = concat[tid] + (S - 1 - i) * E;
+            if (i == 0) {
+              ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.linear_c[0],
+                          dst, cat);
+            } else {
+              ResizeShape rs;
+              rs.h_in = geo[i].h;
+              rs.w_in = geo[i].w;
+              rs.c = E;
+              rs.h_out = h1;
+              rs.w_out = w1;
+              resize_bilinear(rs, t[i] + b * geo[i].tokens() * E, E, y0, y1, dst, cat);
+            }
+          }
+          ops::linear(pixels, concat[tid], cat, head_.fuse, fused[tid], E, bn_relu);
+          ops::linear(pixels, fused[tid], E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
         }
-      }
-      ops::linear(pixels, concat, cat, head_.fuse, fused, E, bn_relu);
-      ops::linear(pixels, fused, E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
-    }
-  }
+      }));
 }
 
 void SegformerModel::run_decode_head_folded(const std::vector<const float*>& stage_out,
@@ -351,30 +372,40 @@ void SegformerModel::run_decode_head_folded(const std::vector<const float*>& sta
     u[i] = ui;
   }
   const int64_t chunk_rows = std::max<int64_t>(1, kDecodeChunkPixels / w1);
-  float* acc = buffer(kFuse, std::min(chunk_rows, h1) * w1 * E);
+  const int64_t chunks = (h1 + chunk_rows - 1) / chunk_rows;
+  const int threads = global_pool().num_threads();
+  std::vector<float*> acc(threads);
+  for (int t = 0; t < threads; ++t) {
+    acc[t] = buffer(kSlots + 2 * S + 2 * t, std::min(chunk_rows, h1) * w1 * E);
+  }
   GemmEpilogue with_bias;
   with_bias.bias = head_.folded_bias.data<float>();
   const int64_t c0 = config_.hidden_sizes[0];
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t y0 = 0; y0 < h1; y0 += chunk_rows) {
-      const int64_t y1 = std::min(h1, y0 + chunk_rows);
-      const int64_t pixels = (y1 - y0) * w1;
-      // acc = c_1 F_1ᵀ + g, then += up(u_i) for the other stages, ReLU, classifier.
-      ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.folded[0], acc, E,
-                  with_bias);
-      for (int i = 1; i < S; ++i) {
-        ResizeShape rs;
-        rs.h_in = geo[i].h;
-        rs.w_in = geo[i].w;
-        rs.c = E;
-        rs.h_out = h1;
-        rs.w_out = w1;
-        resize_bilinear(rs, u[i] + b * geo[i].tokens() * E, E, y0, y1, acc, E, true);
-      }
-      relu_inplace(acc, pixels * E);
-      ops::linear(pixels, acc, E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
-    }
-  }
+  // One parallel region over (image, chunk of output rows), as in run_decode_head.
+  global_pool().parallel_for(
+      batch * chunks, 1, ThreadPool::RangeFn([&](int64_t t0, int64_t t1, int tid) {
+        float* a = acc[tid];
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t b = t / chunks;
+          const int64_t y0 = (t % chunks) * chunk_rows;
+          const int64_t y1 = std::min(h1, y0 + chunk_rows);
+          const int64_t pixels = (y1 - y0) * w1;
+          // acc = c_1 F_1ᵀ + g, then += up(u_i) for the other stages, ReLU, classifier.
+          ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.folded[0], a, E,
+                      with_bias);
+          for (int i = 1; i < S; ++i) {
+            ResizeShape rs;
+            rs.h_in = geo[i].h;
+            rs.w_in = geo[i].w;
+            rs.c = E;
+            rs.h_out = h1;
+            rs.w_out = w1;
+            resize_bilinear(rs, u[i] + b * geo[i].tokens() * E, E, y0, y1, a, E, true);
+          }
+          relu_inplace(a, pixels * E);
+          ops::linear(pixels, a, E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
+        }
+      }));
 }
 
 std::vector<const float*> SegformerModel::run_encoder(const Tensor& pixels,

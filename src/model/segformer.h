@@ -79,22 +79,9 @@ class SegformerModel final : public Model {
   };
 
   // Reusable activation buffers, kept across forwards (no page faults after the first call).
-  enum Slot : int {
-    kX,
-    kH,
-    kQ,
-    kReduced,
-    kK,
-    kV,
-    kCtx,
-    kMlp1,
-    kMlp2,
-    kCol,
-    kConcat,
-    kFuse,
-    kSlots
-  };
-  // Slot kSlots + i: stage i's output; kSlots + num_stages + i: decode head's linear_c.i output.
+  enum Slot : int { kX, kH, kQ, kReduced, kK, kV, kCtx, kMlp1, kMlp2, kCol, kSlots };
+  // Slot kSlots + i: stage i's output; kSlots + num_stages + i: decode head's linear_c.i output;
+  // kSlots + 2 num_stages + 2 t (+ 1): thread t's decode-head chunk buffers.
   float* buffer(int slot, int64_t floats);
 
   void run_stage(int i, const float* in, int64_t batch, const StageGeometry& g, float* out);

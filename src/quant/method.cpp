@@ -240,13 +240,8 @@ int64_t resolve_group_size(const MethodSpec& m, int64_t cols) {
 }
 
 bool method_available(const MethodSpec& m, std::string* why) {
-  if (m.w8a8) {
-    if (why) {
-      *why =
-          str_cat(m.name, ": int8 activations need the integer GEMM (issue 7); not yet available");
-    }
-    return false;
-  }
+  (void)m;
+  if (why) why->clear();
   return true;
 }
 
@@ -273,7 +268,9 @@ std::vector<MethodInfo> method_catalog() {
        "the Python pipeline's semantics: nn.Linear weights only (transformers "
        "QuantoConfig); Conv2d weights stay fp32"},
       {"quanto:fp8", "quanto qfloat8 on nn.Linear weights only"},
-      {"int8-w8a8", "int8 weights + dynamic per-token int8 activations (not yet available)"},
+      {"int8-w8a8",
+       "int8 per-channel weights + dynamic per-token int8 activations, integer GEMM (Linear and "
+       "Conv layers; depthwise convs weight-only int8)"},
   };
 }
 
@@ -291,7 +288,7 @@ option  := g<N>      groups of N inputs (N a multiple of 16; a row's last group 
          | sym       symmetric: no shift (default for int8)
          | asym      affine: scale + shift (default for int4, int2)
          | s16 | sbf16 | s32   scales/shifts stored as fp16 | bf16 | fp32 (default fp32)
-         | w8a8      int8 only: dynamic per-token int8 activations (not yet available)
+         | w8a8      int8 only: dynamic per-token int8 activations, integer GEMM
 fp8 takes only s16 | sbf16 | s32; fp32, bf16, fp16 take no options.
 Biases, norms and BatchNorm stay fp32 in every method.
 )";

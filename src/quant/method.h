@@ -60,8 +60,8 @@ int64_t resolve_group_size(const MethodSpec& m, int64_t cols);
 // optimum-quanto 0.2.7's rule (nn/qmodule.py), as a group size (== cols for per-channel).
 int64_t quanto_group_size(int64_t cols);
 
-// Whether the engine can run the method today (false for int8-w8a8 until its integer GEMM lands);
-// `why` receives the reason.
+// Whether the engine can run the method (every parsed method can today, int8-w8a8 included);
+// `why` receives the reason when it cannot.
 bool method_available(const MethodSpec& m, std::string* why = nullptr);
 
 struct MethodInfo {

@@ -1,5 +1,7 @@
 // The folded decode head (SegformerOptions::fold_decode_head) against the plain one, on the same
-// encoder outputs, for every fixture, both kernel paths and weights in another storage format.
+// encoder outputs, for every fixture, both kernel paths and the weights of every format (fp32,
+// bf16, fp16, fp8, int8, int4, int2): the fold is computed from the bound (quantized) weights, and
+// the bound below uses their dequantized values.
 //
 // Bound. Let T_i = |W_c_i| |c_i| + |b_c_i| (per pixel of stage i), U_i its bilinear upsampling
 // (non-negative weights), M_e = |bn_scale_e| Σ_i Σ_k |W_fuse[e, slot_i + k]| U_i[k]: every term of
@@ -14,6 +16,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "io/model_files.h"
 #include "kernels/isa.h"
@@ -21,7 +24,9 @@
 #include "model/fixture_input.h"
 #include "model/segformer.h"
 #include "model/weight_set.h"
+#include "quant/plan.h"
 #include "quant/qtensor.h"
+#include "quant/quantize_tensor.h"
 
 namespace segq {
 namespace {
@@ -29,8 +34,15 @@ namespace {
 constexpr double kU = 0x1p-24;
 const std::string kFixtures = std::string(SEGQ_SOURCE_DIR) + "/tests/fixtures/models/";
 
-const float* values(const WeightSet& w, const std::string& name) {
-  return w.at(name).dense_tensor().data<float>();
+// The values the model computes with: dense fp32 as is, quantized ones dequantized (kept in
+// `held`, which must outlive the returned pointers).
+const float* values(const WeightSet& w, const std::string& name,
+                    std::map<std::string, Tensor>* held) {
+  const Weight& x = w.at(name);
+  if (!x.is_quantized()) return x.dense_tensor().data<float>();
+  Tensor& t = (*held)[name];
+  if (!t.defined()) t = dequantize(x.qtensor());
+  return t.data<float>();
 }
 
 // Per-logit tolerance [B, h1, w1, L] from the bound above.
@@ -42,6 +54,10 @@ std::vector<double> fold_tolerance(const SegformerConfig& cfg, const WeightSet& 
   const int64_t n1 = h1 * w1;
   int64_t cmax = 0;
   for (int c : cfg.hidden_sizes) cmax = std::max<int64_t>(cmax, c);
+  std::map<std::string, Tensor> held;
+  auto values = [&](const WeightSet& ws, const std::string& name) {
+    return segq::values(ws, name, &held);
+  };
   const float* wf = values(w, "decode_head.linear_fuse.weight");
   const float* gamma = values(w, "decode_head.batch_norm.weight");
   const float* beta = values(w, "decode_head.batch_norm.bias");
@@ -107,42 +123,28 @@ std::vector<double> fold_tolerance(const SegformerConfig& cfg, const WeightSet& 
   return tol;
 }
 
-// Every >= 2-dim weight as a packed F16 QTensor (the fold reads weights through the decoders).
-WeightSet as_f16_qtensors(const ModelFiles& files) {
-  WeightSet q;
-  for (const auto& [name, t] : files.tensors) {
-    if (t.dtype() != DType::F16) continue;
-    if (t.ndim() < 2) {
-      q[name] = Weight::dense(t);
-      continue;
-    }
-    auto qt = std::make_shared<QTensor>();
-    qt->format = WeightFormat::F16;
-    qt->shape = t.shape();
-    qt->rows = t.dim(0);
-    qt->cols = t.numel() / t.dim(0);
-    qt->group_size = qt->cols;
-    qt->codes = Tensor::empty(DType::U8, {static_cast<int64_t>(t.nbytes())});
-    std::memcpy(qt->codes.raw(), t.raw(), t.nbytes());
-    q[name] = Weight::quantized(qt);
-  }
-  return q;
-}
-
 class DecodeFold : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(DecodeFold, FoldedEqualsPlainWithinBound) {
+TEST_P(DecodeFold, FoldedEqualsPlainWithinBoundForEveryFormat) {
   const ModelFiles files = load_model_files(kFixtures + GetParam());
   const WeightSet dense = dense_weight_set(files.tensors);
-  const WeightSet f16 = as_f16_qtensors(files);
   SegformerOptions fold;
   fold.fold_decode_head = true;
-  for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kRef}) {
-    if (!kernel_isa_available(isa)) continue;
-    ScopedKernelIsa scoped(isa);
-    for (const WeightSet* ws : {&dense, &f16}) {
-      auto plain = make_segformer(files.config, *ws);
-      auto folded = make_segformer(files.config, *ws, "config.json", fold);
+  SegformerOptions plain_opts;
+  plain_opts.fold_decode_head = false;
+  for (const char* method : {"fp32", "bf16", "fp16", "fp8", "int8", "int4", "int2"}) {
+    PlanOptions po;
+    po.method = parse_method(method);
+    const WeightSet ws = quantize_model(dense, po).weights;
+    for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kRef}) {
+      if (!kernel_isa_available(isa)) continue;
+      // The reference path on two formats (dense and a packed one) keeps the suite fast.
+      const std::string m = method;
+      if (isa == KernelIsa::kRef && m != "fp32" && m != "int4") continue;
+      ScopedKernelIsa scoped(isa);
+      auto plain = make_segformer(files.config, ws, "config.json", plain_opts);
+      auto folded = make_segformer(files.config, ws, "config.json", fold);
+      ASSERT_TRUE(folded->options().fold_decode_head);
       for (auto [b, h, w] : {std::tuple<int64_t, int64_t, int64_t>{1, 67, 93}, {2, 64, 64}}) {
         const Tensor x = testing::fixture_input(b, h, w, 9);
         const std::vector<Tensor> stages = plain->forward_stages(x);
@@ -152,7 +154,7 @@ TEST_P(DecodeFold, FoldedEqualsPlainWithinBound) {
         // decode_head(forward_stages(x)) is forward(x), on both paths.
         const Tensor full = folded->forward(x);
         EXPECT_EQ(std::memcmp(full.raw(), f.raw(), f.nbytes()), 0);
-        const std::vector<double> tol = fold_tolerance(plain->config(), dense, stages);
+        const std::vector<double> tol = fold_tolerance(plain->config(), ws, stages);
         int64_t bad = 0;
         double worst = 0, max_diff = 0;
         for (int64_t i = 0; i < a.numel(); ++i) {
@@ -161,11 +163,11 @@ TEST_P(DecodeFold, FoldedEqualsPlainWithinBound) {
           worst = std::max(worst, d / tol[i]);
           if (!(d <= tol[i])) ++bad;
         }
-        EXPECT_EQ(bad, 0) << GetParam() << " " << kernel_isa_name(isa) << " " << h << "x" << w
-                          << ": worst diff/bound " << worst;
+        EXPECT_EQ(bad, 0) << GetParam() << " " << method << " " << kernel_isa_name(isa) << " " << h
+                          << "x" << w << ": worst diff/bound " << worst;
         std::printf("[ fold ] %s %s %s %lldx%lld: max |diff| %.3g, worst %.3g of the bound\n",
-                    GetParam().c_str(), kernel_isa_name(isa), ws == &dense ? "f32" : "f16",
-                    static_cast<long long>(h), static_cast<long long>(w), max_diff, worst);
+                    GetParam().c_str(), kernel_isa_name(isa), method, static_cast<long long>(h),
+                    static_cast<long long>(w), max_diff, worst);
       }
     }
   }
