@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump when the rendered pixels change, so data made by different segq versions is told apart.
-constexpr int kSynthGeneratorVersion = 1;
+constexpr int kSynthGeneratorVersion = 2;
 
 const char* role_name(SynthRole r) {
   switch (r) {

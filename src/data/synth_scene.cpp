@@ -451,7 +451,7 @@ SynthScene render_synth_scene(const SynthTask& task, int height, int width, uint
   for (int i = 0; i < num_objects; ++i) {
     const float u = rng.uniform();
     queue.push_back({rng.uniform(0.f, float(width)), rng.uniform(0.f, float(height)),
-                     min_side * (0.035f + 0.2f * u * u), -1});
+                     min_side * (0.06f + 0.22f * u * u), -1});
   }
   for (size_t q = 0; q < queue.size(); ++q) {
     const Pending obj = queue[q];

@@ -26,14 +26,14 @@ namespace fs = std::filesystem;
 // i)): raw pixels and labels, independent of any codec. They change only when the generator does
 // (then bump kSynthGeneratorVersion in synth_dataset.cpp and update these).
 const char* const kSceneImageSha256[3] = {
-    "b2759364705549fba03be8c26fbde6bca90021f881ded22fc50e46a7859dd9e2",
-    "7d54587f1f7fb3b1c91789d6fa89ab2247ba93b22152043eb3f9f91ea1be7e2c",
-    "28f4140188da5be3f9d36ce5ab894718de1858b96dc8092f1315d432432ee6f7",
+    "d349afa60a65ea410c74d9c9636b578cba5eebe33765844597713c8de86ea62d",
+    "740c913c3cdbaa88299bc19a663e933c29af936372f9cb7d925a1c298007cd5f",
+    "d72aa06fd0d61bb711d66ce67849925531e988868cb3ba438409cb597ad8f4b6",
 };
 const char* const kSceneLabelSha256[3] = {
-    "c84d4164d5bcd521df628b216e72d5d301d41ab7c7d27ece168ebc0944443a42",
-    "0c9ad2a3c23d8fe98afaf0e3c57057670c79bfd2f850aa2b1c16abb5737ade58",
-    "3af5fee52d5ad15f0324c3e286458848c37e97bb03191abf4cc55cef3b136217",
+    "f40dca48b8aeabbea9f9c9dfc421352ab3b614adf53e2ebd398dc884935b1197",
+    "0bd6c4be91c8baa01a4762ace8937477ff3bd640a96c8bd6e88f469a3df1ec08",
+    "29bdb0c01f8cf669beb6b016b8fb717a9b95ecc20ba6f28aa40cfec9087fdddb",
 };
 
 // Digests of the files `segq synth --n 3 --size 48x64 --seed 5` writes, valid for these codec
@@ -41,12 +41,12 @@ const char* const kSceneLabelSha256[3] = {
 // Order: image 1, label 1, image 2, label 2, image 3, label 3.
 const char* const kCodecVersions = "libjpeg-turbo 2.1.5, libpng 1.6.39, zlib 1.2.13";
 const char* const kFileSha256[6] = {
-    "9d253ff342f14fd8a9892e9169b413b67ea2ff76c032f87c5e6207a73147737b",
-    "baae991ee80c45d25df6ab79c354a917673c8cf68d535fc7a9620325413f5eca",
-    "86b524d8449cd7215b10c388828467485152a11f635e103f8da6bb5fa035032b",
-    "09f99128c95c8f7e441ff9878db272f42b24071d3af35ad014c426de715bbeba",
-    "112e778cf9373342acb1f77f5963d1661e19b638d77876b269626fbaf5a022dc",
-    "b9619480810f18cd16067c66bc20372d2a72e4d1f5ca99d1c23bc5d9df568bc1",
+    "87463ee800ffc0cb48859c6c6307b2e5a45d8c352007abbd3592934f7f58a743",
+    "4ecea3b557c69953a048f2d0b2ead9100afd9c1bfae507301cc264526193dac5",
+    "44bca131aae891955ffdeddd61657f4f38c38899c213728e029f19695bc825a2",
+    "0e1bc9b55bb737090a24f070bfd833eb3b473a95a63b2d6f7c400c243e180c1a",
+    "076778f7228711636058ede780c00d94e904e1372cc139ead6427b772528a5d2",
+    "138bd6cd016fc7c8ba93ac8c0a08411cd062cd4249057bac5b47128eae00e750",
 };
 
 TEST(Synth, SameSeedSameSceneOtherSeedOtherScene) {

@@ -222,6 +222,19 @@ def test_segq_fills_a_cache_that_huggingface_hub_uses_offline(hub, tmp_path):
             not q["path"].startswith("/api/")] == []
 
 
+def test_segq_inspect_by_hub_id_fills_a_cache_that_huggingface_hub_uses_offline(hub, tmp_path):
+    home = str(tmp_path / "hf")
+    r = subprocess.run([SEGQ, "inspect", "--model", REPO, "--json"], timeout=120, text=True,
+                       capture_output=True, env=clean_env(HF_ENDPOINT=hub.endpoint, HF_HOME=home))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["architecture"] == "SegformerForSemanticSegmentation"
+    offline = clean_env(HF_HOME=home, HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9")
+    out = run_hf(offline, sorted(hub.files))
+    assert out["snapshot"].endswith(os.path.join("snapshots", COMMIT))
+    for name, data in hub.files.items():
+        assert read(out["files"][name]) == data
+
+
 def test_no_exist_markers_are_shared(tmp_path):
     server = FakeHub(model_files(with_preprocessor=False), lfs=["model.safetensors"])
     try:
