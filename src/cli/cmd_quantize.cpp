@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "cli/command.h"
+#include "cli/model_weights.h"
 #include "core/error.h"
 #include "io/file_util.h"
 #include "io/model_files.h"
@@ -22,24 +23,14 @@ namespace fs = std::filesystem;
 
 struct QuantizeArgs {
   std::string model;
-  std::string method;
+  PlanArgs plan;  // plan.method: --method
   std::string out;
-  std::vector<std::string> include;
-  std::vector<std::string> exclude;
-  std::string plan_file;
   bool report = false;
   bool json = false;
 };
 
 void run_quantize(const QuantizeArgs& a) {
-  PlanOptions options;
-  options.method = parse_method(a.method);
-  options.include = a.include;
-  options.exclude = a.exclude;
-  if (!a.plan_file.empty()) {
-    if (!fs::exists(a.plan_file)) throw UsageError(str_cat(a.plan_file, ": plan file not found"));
-    options.overrides = parse_override_json(read_file(a.plan_file), a.plan_file);
-  }
+  const PlanOptions options = plan_options(a.plan, a.plan.method);
   if (!options.method.quantizes_weights() && options.overrides.empty()) {
     throw UsageError(str_cat("--method ", options.method.name,
                              " keeps every weight fp32: there is nothing to quantize"));
@@ -91,13 +82,10 @@ void setup(CLI::App& app, int* /*exit_code*/) {
   CLI::App* cmd = app.add_subcommand(
       "quantize", "Write a quantized checkpoint (packed weights + quantization map)");
   cmd->add_option("--model", args->model, "Model directory (config.json + weights)")->required();
-  cmd->add_option("--method", args->method, "Quantization method (see `segq methods`)")->required();
+  cmd->add_option("--method", args->plan.method, "Quantization method (see `segq methods`)")
+      ->required();
   cmd->add_option("--out", args->out, "Output directory")->required();
-  cmd->add_option("--include", args->include,
-                  "Quantize only weights whose name matches one of these globs");
-  cmd->add_option("--exclude", args->exclude, "Keep weights matching these globs in fp32");
-  cmd->add_option("--plan", args->plan_file,
-                  "Per-layer overrides: JSON {\"glob\": \"method\"}, first match wins");
+  add_plan_options(cmd, &args->plan);
   cmd->add_flag("--report", args->report, "Print the per-layer size and distortion table");
   cmd->add_flag("--json", args->json, "Print the size report as JSON");
   cmd->callback([args] { run_quantize(*args); });

@@ -16,7 +16,7 @@ namespace segq {
 // Scalar references for FP8_E4M3, FP8_E5M2, INT8, INT4, INT2; null for other formats.
 const WeightFormatKernels* decode_weights_ref_kernels(WeightFormat f);
 // AVX2/F16C decoders for every format (F32/F16/BF16 included); null when this build has none.
-// The caller checks use_avx2() first.
+// The caller checks that the AVX2 kernel ISA is active (kernel_isa()) first.
 const WeightFormatKernels* decode_weights_avx2_kernels(WeightFormat f);
 
 }  // namespace segq

@@ -2,10 +2,10 @@
 
 #include <cstring>
 
-#include "core/cpu.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/decode_weights.h"
+#include "kernels/isa.h"
 
 namespace segq {
 
@@ -71,7 +71,7 @@ const WeightFormatKernels& weight_format_kernels_ref(WeightFormat f) {
 }
 
 const WeightFormatKernels& weight_format_kernels(WeightFormat f) {
-  if (use_avx2()) {
+  if (kernel_isa() == KernelIsa::kAvx2) {
     if (const WeightFormatKernels* k = decode_weights_avx2_kernels(f)) return *k;
   }
   return weight_format_kernels_ref(f);

@@ -42,8 +42,9 @@ struct WeightFormatKernels {
   DecodeRowsFn decode_rows = nullptr;
 };
 
-// The scalar reference decoders, and the decoders the kernels use (AVX2 where the CPU has it and
-// a fast decoder exists for the format, else the reference).
+// The scalar reference decoders, and the decoders the kernels use: those of the active kernel ISA
+// (kernels/isa.h kernel_isa(), so ScopedKernelIsa switches them too) — AVX2 when it is kAvx2 and
+// a fast decoder exists for the format, else the reference.
 const WeightFormatKernels& weight_format_kernels_ref(WeightFormat f);
 const WeightFormatKernels& weight_format_kernels(WeightFormat f);
 

@@ -213,6 +213,16 @@ std::pair<int64_t, int64_t> SegformerModel::output_size(int64_t h, int64_t w) co
   return {geo[0].h, geo[0].w};
 }
 
+void SegformerModel::observe(const LinearOp& op, const float* x, int64_t rows, int64_t ldx) const {
+  if (!observer_) return;
+  WeightOpEvent e;
+  e.linear = &op;
+  e.x = x;
+  e.rows = rows;
+  e.ldx = ldx;
+  observer_(e);
+}
+
 float* SegformerModel::buffer(int slot, int64_t floats) {
   if (static_cast<int>(buffers_.size()) <= slot) buffers_.resize(slot + 1);
   Tensor& t = buffers_[slot];
@@ -242,6 +252,7 @@ void SegformerModel::run_stage(int i, const float* in, int64_t batch, const Stag
       ops::conv2d(st.patch, pg, in + b * g.h_in * g.w_in * cin, 1, g.w_in * cin, cin, col,
                   x + b * N * C, C);
     }
+    observe(st.patch.gemm, col, pg.out_h() * pg.out_w(), pg.patch_size());
   }
   ops::layernorm(st.patch_ln, rows, x, C, x, C);
 
@@ -258,6 +269,7 @@ void SegformerModel::run_stage(int i, const float* in, int64_t batch, const Stag
     // x = x + Attn(LN1(x))
     ops::layernorm(blk.ln1, rows, x, C, h, C);
     ops::linear(rows, h, C, blk.q, q, C);
+    observe(blk.q, h, rows, C);
     const float* kv_in = h;
     if (blk.has_sr) {
       float* red = buffer(kReduced, batch * nkv * C);
@@ -265,12 +277,15 @@ void SegformerModel::run_stage(int i, const float* in, int64_t batch, const Stag
       float* scol = buffer(kCol, ops::conv_col_floats(blk.sr, sg));
       for (int64_t b = 0; b < batch; ++b) {
         ops::conv2d(blk.sr, sg, h + b * N * C, 1, g.w * C, C, scol, red + b * nkv * C, C);
+        observe(blk.sr.gemm, scol, sg.out_h() * sg.out_w(), sg.patch_size());
       }
       ops::layernorm(blk.sr_ln, batch * nkv, red, C, red, C);
       kv_in = red;
     }
     ops::linear(batch * nkv, kv_in, C, blk.k, k, C);
+    observe(blk.k, kv_in, batch * nkv, C);
     ops::linear(batch * nkv, kv_in, C, blk.v, v, C);
+    observe(blk.v, kv_in, batch * nkv, C);
     AttentionShape as;
     as.batch = batch;
     as.n_q = N;
@@ -281,14 +296,26 @@ void SegformerModel::run_stage(int i, const float* in, int64_t batch, const Stag
     GemmEpilogue residual;
     residual.accumulate = true;
     ops::linear(rows, ctx, C, blk.out, x, C, residual);
+    observe(blk.out, ctx, rows, C);
 
     // x = x + MixFFN(LN2(x)): dense1 -> depthwise 3x3 + GELU -> dense2
     ops::layernorm(blk.ln2, rows, x, C, h, C);
     float* m1 = buffer(kMlp1, rows * hid);
     float* m2 = buffer(kMlp2, rows * hid);
     ops::linear(rows, h, C, blk.fc1, m1, hid);
+    observe(blk.fc1, h, rows, C);
     ops::depthwise3x3(blk.dw, batch, g.h, g.w, m1, Activation::kGelu, m2);
+    if (observer_) {
+      WeightOpEvent e;
+      e.depthwise = &blk.dw;
+      e.x = m1;
+      e.batch = batch;
+      e.h = g.h;
+      e.w = g.w;
+      observer_(e);
+    }
     ops::linear(rows, m2, hid, blk.fc2, x, C, residual);
+    observe(blk.fc2, m2, rows, hid);
   }
   ops::layernorm(st.norm, rows, x, C, out, C);
 }
@@ -308,6 +335,7 @@ void SegformerModel::run_decode_head(const std::vector<const float*>& stage_out,
     const int64_t ni = geo[i].tokens();
     float* ti = buffer(kSlots + S + i, batch * ni * E);
     ops::linear(batch * ni, stage_out[i], config_.hidden_sizes[i], head_.linear_c[i], ti, E);
+    observe(head_.linear_c[i], stage_out[i], batch * ni, config_.hidden_sizes[i]);
     t[i] = ti;
   }
 
@@ -327,33 +355,43 @@ void SegformerModel::run_decode_head(const std::vector<const float*>& stage_out,
   bn_relu.bias = head_.bn_shift.data<float>();
   bn_relu.act = Activation::kRelu;
   const int64_t c0 = config_.hidden_sizes[0];
-  global_pool().parallel_for(
-      batch * chunks, 1, ThreadPool::RangeFn([&](int64_t t0, int64_t t1, int tid) {
-        for (int64_t task = t0; task < t1; ++task) {
-          const int64_t b = task / chunks;
-          const int64_t y0 = (task % chunks) * chunk_rows;
-          const int64_t y1 = std::min(h1, y0 + chunk_rows);
-          const int64_t pixels = (y1 - y0) * w1;
-          // Concatenation order [t_S, ..., t_1]: stage i goes to columns (S - 1 - i) * E.
-          for (int i = 0; i < S; ++i) {
-            float* dst = concat[tid] + (S - 1 - i) * E;
-            if (i == 0) {
-              ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.linear_c[0],
-                          dst, cat);
-            } else {
-              ResizeShape rs;
-              rs.h_in = geo[i].h;
-              rs.w_in = geo[i].w;
-              rs.c = E;
-              rs.h_out = h1;
-              rs.w_out = w1;
-              resize_bilinear(rs, t[i] + b * geo[i].tokens() * E, E, y0, y1, dst, cat);
-            }
-          }
-          ops::linear(pixels, concat[tid], cat, head_.fuse, fused[tid], E, bn_relu);
-          ops::linear(pixels, fused[tid], E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
-        }
-      }));
+  // One task per (image, chunk of output rows). With a weight-op observer the tasks run in order
+  // on this thread, so the observer sees a deterministic sequence.
+  auto run_task = [&](int64_t task, int tid) {
+    const int64_t b = task / chunks;
+    const int64_t y0 = (task % chunks) * chunk_rows;
+    const int64_t y1 = std::min(h1, y0 + chunk_rows);
+    const int64_t pixels = (y1 - y0) * w1;
+    // Concatenation order [t_S, ..., t_1]: stage i goes to columns (S - 1 - i) * E.
+    for (int i = 0; i < S; ++i) {
+      float* dst = concat[tid] + (S - 1 - i) * E;
+      if (i == 0) {
+        ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.linear_c[0], dst,
+                    cat);
+        observe(head_.linear_c[0], stage_out[0] + (b * n1 + y0 * w1) * c0, pixels, c0);
+      } else {
+        ResizeShape rs;
+        rs.h_in = geo[i].h;
+        rs.w_in = geo[i].w;
+        rs.c = E;
+        rs.h_out = h1;
+        rs.w_out = w1;
+        resize_bilinear(rs, t[i] + b * geo[i].tokens() * E, E, y0, y1, dst, cat);
+      }
+    }
+    ops::linear(pixels, concat[tid], cat, head_.fuse, fused[tid], E, bn_relu);
+    observe(head_.fuse, concat[tid], pixels, cat);
+    ops::linear(pixels, fused[tid], E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
+    observe(head_.classifier, fused[tid], pixels, E);
+  };
+  if (observer_) {
+    for (int64_t task = 0; task < batch * chunks; ++task) run_task(task, 0);
+  } else {
+    global_pool().parallel_for(batch * chunks, 1,
+                               ThreadPool::RangeFn([&](int64_t t0, int64_t t1, int tid) {
+                                 for (int64_t task = t0; task < t1; ++task) run_task(task, tid);
+                               }));
+  }
 }
 
 void SegformerModel::run_decode_head_folded(const std::vector<const float*>& stage_out,
@@ -369,6 +407,7 @@ void SegformerModel::run_decode_head_folded(const std::vector<const float*>& sta
     const int64_t ni = geo[i].tokens();
     float* ui = buffer(kSlots + S + i, batch * ni * E);
     ops::linear(batch * ni, stage_out[i], config_.hidden_sizes[i], head_.folded[i], ui, E);
+    observe(head_.folded[i], stage_out[i], batch * ni, config_.hidden_sizes[i]);
     u[i] = ui;
   }
   const int64_t chunk_rows = std::max<int64_t>(1, kDecodeChunkPixels / w1);
@@ -381,31 +420,38 @@ void SegformerModel::run_decode_head_folded(const std::vector<const float*>& sta
   GemmEpilogue with_bias;
   with_bias.bias = head_.folded_bias.data<float>();
   const int64_t c0 = config_.hidden_sizes[0];
-  // One parallel region over (image, chunk of output rows), as in run_decode_head.
-  global_pool().parallel_for(
-      batch * chunks, 1, ThreadPool::RangeFn([&](int64_t t0, int64_t t1, int tid) {
-        float* a = acc[tid];
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t b = t / chunks;
-          const int64_t y0 = (t % chunks) * chunk_rows;
-          const int64_t y1 = std::min(h1, y0 + chunk_rows);
-          const int64_t pixels = (y1 - y0) * w1;
-          // acc = c_1 F_1ᵀ + g, then += up(u_i) for the other stages, ReLU, classifier.
-          ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.folded[0], a, E,
-                      with_bias);
-          for (int i = 1; i < S; ++i) {
-            ResizeShape rs;
-            rs.h_in = geo[i].h;
-            rs.w_in = geo[i].w;
-            rs.c = E;
-            rs.h_out = h1;
-            rs.w_out = w1;
-            resize_bilinear(rs, u[i] + b * geo[i].tokens() * E, E, y0, y1, a, E, true);
-          }
-          relu_inplace(a, pixels * E);
-          ops::linear(pixels, a, E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
-        }
-      }));
+  // One task per (image, chunk of output rows), as in run_decode_head.
+  auto run_task = [&](int64_t task, int tid) {
+    float* a = acc[tid];
+    const int64_t b = task / chunks;
+    const int64_t y0 = (task % chunks) * chunk_rows;
+    const int64_t y1 = std::min(h1, y0 + chunk_rows);
+    const int64_t pixels = (y1 - y0) * w1;
+    // acc = c_1 F_1ᵀ + g, then += up(u_i) for the other stages, ReLU, classifier.
+    ops::linear(pixels, stage_out[0] + (b * n1 + y0 * w1) * c0, c0, head_.folded[0], a, E,
+                with_bias);
+    observe(head_.folded[0], stage_out[0] + (b * n1 + y0 * w1) * c0, pixels, c0);
+    for (int i = 1; i < S; ++i) {
+      ResizeShape rs;
+      rs.h_in = geo[i].h;
+      rs.w_in = geo[i].w;
+      rs.c = E;
+      rs.h_out = h1;
+      rs.w_out = w1;
+      resize_bilinear(rs, u[i] + b * geo[i].tokens() * E, E, y0, y1, a, E, true);
+    }
+    relu_inplace(a, pixels * E);
+    ops::linear(pixels, a, E, head_.classifier, logits + (b * n1 + y0 * w1) * L, L);
+    observe(head_.classifier, a, pixels, E);
+  };
+  if (observer_) {
+    for (int64_t task = 0; task < batch * chunks; ++task) run_task(task, 0);
+  } else {
+    global_pool().parallel_for(batch * chunks, 1,
+                               ThreadPool::RangeFn([&](int64_t t0, int64_t t1, int tid) {
+                                 for (int64_t task = t0; task < t1; ++task) run_task(task, tid);
+                               }));
+  }
 }
 
 std::vector<const float*> SegformerModel::run_encoder(const Tensor& pixels,

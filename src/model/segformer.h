@@ -3,6 +3,7 @@
 // [batch, h*w, C]; kernels from kernels/, threaded over the global pool.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,6 +17,22 @@
 #include "quant/weight.h"
 
 namespace segq {
+
+// One weight op of the forward pass and the input it ran on, for observers (`segq sensitivity`,
+// tests): the op's own output (x·Wᵀ + b, before any activation, BatchNorm or residual add fused
+// into it) can be recomputed from it, with this op's weight or another (ops::linear,
+// ops::depthwise3x3 with Activation::kNone).
+struct WeightOpEvent {
+  const LinearOp* linear = nullptr;        // a Linear, or a Conv2d as a GEMM over im2col rows
+  const DepthwiseOp* depthwise = nullptr;  // the Mix-FFN depthwise 3x3
+  const float* x = nullptr;
+  int64_t rows = 0, ldx = 0;        // linear: x [rows, in_features], row stride ldx
+  int64_t batch = 0, h = 0, w = 0;  // depthwise: x [batch, h, w, channels]
+  const std::string& name() const { return linear ? linear->name : depthwise->name; }
+};
+// Called after each weight op, on the thread that runs forward(); x is valid during the call.
+// A Conv2d reports once per image (its im2col rows), the decode head once per pixel chunk.
+using WeightOpObserver = std::function<void(const WeightOpEvent&)>;
 
 struct SegformerOptions {
   // Runs the decode head as its exact algebraic fold: bilinear upsampling commutes with per-pixel
@@ -54,6 +71,10 @@ class SegformerModel final : public Model {
   std::pair<int64_t, int64_t> output_size(int64_t h, int64_t w) const;
   // The Weight bound for each Hugging Face name (what the forward reads).
   const WeightSet& bound_weights() const { return bound_; }
+  // Observes every weight op of the following forwards (an empty function, the default, turns it
+  // off; unobserved forwards pay one branch per op). Observing never changes the results. The
+  // folded decode head reports its folded ops ("decode_head (folded stage i)").
+  void set_weight_op_observer(WeightOpObserver observer) { observer_ = std::move(observer); }
 
  private:
   struct Block {
@@ -91,6 +112,7 @@ class SegformerModel final : public Model {
   void run_decode_head_folded(const std::vector<const float*>& stage_out, int64_t batch,
                               const std::vector<StageGeometry>& geo, float* logits);
   void bind_folded_head(const WeightSet& bound);
+  void observe(const LinearOp& op, const float* x, int64_t rows, int64_t ldx) const;
 
   SegformerConfig config_;
   SegformerOptions options_;
@@ -98,6 +120,7 @@ class SegformerModel final : public Model {
   std::vector<Stage> stages_;
   DecodeHead head_;
   std::vector<Tensor> buffers_;
+  WeightOpObserver observer_;
 };
 
 // The config.json of `config_json` (parsed and validated) bound to `weights`.

@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "io/file_util.h"
+#include "io/safetensors.h"
+#include "quant/size_report.h"
 #include "quant_test_util.h"
 
 namespace segq {
@@ -124,6 +126,44 @@ TEST(CliQuant, UsageErrors) {
   EXPECT_EQ(r.code, 2) << r.out;
   r = run("quantize --model " + kTiny + " --out x");
   EXPECT_EQ(r.code, 2) << "--method is required";
+}
+
+// A quantized checkpoint inspects as stored: method from its quantization map, the bytes the file
+// holds (file size = reported bytes + safetensors header), distortion only against --baseline,
+// and no second quantization.
+TEST(CliQuant, InspectQuantizedCheckpoint) {
+  const fs::path out = scratch("inspect_int4");
+  ASSERT_EQ(run("quantize --model " + kTiny + " --method int4-g32 --out " + out.string()).code, 0);
+  CliRun r = run("inspect --model " + out.string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  const nlohmann::json& q = j.at("quantization");
+  EXPECT_EQ(q.at("method"), "int4-g32");
+  EXPECT_TRUE(q.at("stored_quantized").get<bool>());
+  EXPECT_EQ(q.at("totals").at("quantized_tensors"), 72);
+  const SafetensorsFile f = read_safetensors((out / "model.safetensors").string());
+  EXPECT_EQ(fs::file_size(out / "model.safetensors"),
+            f.header_bytes + q.at("totals").at("bytes").get<uint64_t>());
+  PlanOptions o;
+  o.method = parse_method("int4-g32");
+  const WeightSet mem = quantize_model(test::fixture_weights("tiny"), o).weights;
+  EXPECT_EQ(q.at("totals").at("bytes").get<int64_t>(),
+            make_size_report(mem, "int4-g32").total_bytes);
+  for (const auto& t : q.at("tensors")) EXPECT_FALSE(t.contains("sqnr_db")) << t.at("name");
+
+  r = run("inspect --model " + out.string() + " --baseline " + kTiny + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  int with_sqnr = 0;
+  for (const auto& t : j.at("quantization").at("tensors")) with_sqnr += t.contains("sqnr_db");
+  EXPECT_EQ(with_sqnr, 72);
+
+  r = run("inspect --model " + out.string() + " --method int8");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("already quantized (int4-g32)"), std::string::npos) << r.out;
+  r = run("inspect --model " + kTiny + " --baseline " + kTiny);
+  EXPECT_EQ(r.code, 2) << "--baseline needs a quantized checkpoint";
+  fs::remove_all(out.parent_path());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "core/half.h"
 #include "kernels/decode_fp8.h"
 #include "kernels/decode_layout.h"
+#include "kernels/isa.h"
 #include "quant/quantize_tensor.h"
 #include "quant_test_util.h"
 
@@ -240,9 +241,34 @@ INSTANTIATE_TEST_SUITE_P(Formats, Decode, ::testing::ValuesIn(format_cases()),
 
 TEST(Decode, FastPathIsActiveWhereTheCpuHasAvx2) {
   // The bit-equality tests above compare two different implementations only when AVX2 runs.
-  if (!use_avx2()) GTEST_SKIP() << "no AVX2 on this CPU (or SEGQ_FORCE_SCALAR set)";
+  if (kernel_isa() != KernelIsa::kAvx2) {
+    GTEST_SKIP() << "no AVX2 on this CPU (or SEGQ_FORCE_SCALAR set)";
+  }
   for (WeightFormat f : {WeightFormat::FP8_E4M3, WeightFormat::FP8_E5M2, WeightFormat::INT8,
                          WeightFormat::INT4, WeightFormat::INT2, WeightFormat::F16}) {
+    EXPECT_NE(weight_format_kernels(f).decode_panel, weight_format_kernels_ref(f).decode_panel)
+        << weight_format_name(f);
+  }
+}
+
+// weight_format_kernels() follows the kernel ISA, so ScopedKernelIsa switches the decoders that
+// the GEMM driver, the depthwise decode and the size report use.
+TEST(Decode, DecodersFollowTheKernelIsa) {
+  if (!kernel_isa_available(KernelIsa::kAvx2)) GTEST_SKIP() << "CPU lacks AVX2";
+  const WeightFormat formats[] = {
+      WeightFormat::F16,  WeightFormat::BF16, WeightFormat::FP8_E4M3, WeightFormat::FP8_E5M2,
+      WeightFormat::INT8, WeightFormat::INT4, WeightFormat::INT2};
+  {
+    ScopedKernelIsa scalar(KernelIsa::kRef);
+    for (WeightFormat f : formats) {
+      EXPECT_EQ(weight_format_kernels(f).decode_panel, weight_format_kernels_ref(f).decode_panel)
+          << weight_format_name(f);
+      EXPECT_EQ(weight_format_kernels(f).decode_rows, weight_format_kernels_ref(f).decode_rows)
+          << weight_format_name(f);
+    }
+  }
+  ScopedKernelIsa avx2(KernelIsa::kAvx2);
+  for (WeightFormat f : formats) {
     EXPECT_NE(weight_format_kernels(f).decode_panel, weight_format_kernels_ref(f).decode_panel)
         << weight_format_name(f);
   }

@@ -4,8 +4,10 @@
 // in fp32), and the derived totals follow llama.cpp's bits-per-weight definition. The printed
 // table is the README's.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "io/safetensors.h"
 #include "quant/size_report.h"
@@ -162,6 +164,71 @@ TEST(Sizes, DistortionAndRendering) {
   bool saw_inf = false;
   for (const auto& t : jh["tensors"]) saw_inf |= t.contains("sqnr_db") && t["sqnr_db"] == "inf";
   EXPECT_TRUE(saw_inf) << "the fixture weights are fp16 values, so fp16 is exact";
+}
+
+// The same numbers through the command line: `segq inspect --method X --json` on b0 reports, to the
+// byte, the formula's sizes (acceptance 4: the README's table), per layer and in total.
+std::string run_segq(const std::string& args, int* code) {
+  const std::string cmd = std::string(SEGQ_EXE) + " " + args + " 2>/dev/null";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+TEST(Sizes, InspectMethodReportsTheFormulaBytes) {
+  for (const char* method : {"fp32", "fp8", "int8", "int4", "int2", "int4-g32-s16"}) {
+    const FormulaMethod* m = nullptr;
+    for (const FormulaMethod& x : kMethods) {
+      if (std::string(x.method) == method) m = &x;
+    }
+    ASSERT_NE(m, nullptr);
+    int code = -1;
+    const std::string out = run_segq(str_cat("inspect --model ", test::fixture_path("models/b0"),
+                                             " --method ", method, " --json"),
+                                     &code);
+    ASSERT_EQ(code, 0) << method << ": " << out;
+    const nlohmann::json j = nlohmann::json::parse(out);
+    const nlohmann::json& t = j.at("quantization").at("totals");
+    const Expected e = formula("b0", *m);
+    EXPECT_EQ(t.at("bytes").get<int64_t>(), e.bytes) << method;
+    EXPECT_EQ(t.at("params").get<int64_t>(), e.params) << method;
+    EXPECT_EQ(t.at("quantized_bytes").get<int64_t>(), e.qbytes) << method;
+    EXPECT_DOUBLE_EQ(t.at("bits_per_weight").get<double>(), 8.0 * e.bytes / e.params) << method;
+    EXPECT_EQ(j.at("quantization").at("method"), method);
+    int64_t sum = 0, quantized = 0;
+    for (const auto& row : j.at("quantization").at("tensors")) {
+      sum += row.at("bytes").get<int64_t>();
+      EXPECT_EQ(row.at("bytes").get<int64_t>(), row.at("bytes_codes").get<int64_t>() +
+                                                    row.at("bytes_scales").get<int64_t>() +
+                                                    row.at("bytes_shifts").get<int64_t>());
+      if (row.at("quantized").get<bool>()) {
+        ++quantized;
+        EXPECT_TRUE(row.contains("sqnr_db")) << row.at("name");
+        EXPECT_TRUE(row.contains("rel_error")) << row.at("name");
+        EXPECT_TRUE(row.contains("group_size")) << row.at("name");
+      }
+    }
+    EXPECT_EQ(sum, e.bytes) << method;
+    EXPECT_EQ(quantized, std::string(method) == "fp32" ? 0 : 72) << method;
+  }
+}
+
+TEST(Sizes, InspectTextShowsLayersAndTotals) {
+  int code = -1;
+  const std::string out = run_segq(
+      str_cat("inspect --model ", test::fixture_path("models/b0"), " --method int4"), &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("parameters: 3,752,694"), std::string::npos) << out;  // model summary kept
+  EXPECT_NE(out.find("method int4"), std::string::npos) << out;
+  EXPECT_NE(out.find("segformer.encoder.block.3.1.mlp.dense2.weight"), std::string::npos) << out;
+  EXPECT_NE(out.find("total: 2,329,336 bytes (2.33 MB)"), std::string::npos) << out;
+  EXPECT_NE(out.find("SQNR dB"), std::string::npos) << out;
 }
 
 }  // namespace
