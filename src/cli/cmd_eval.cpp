@@ -26,6 +26,7 @@
 #include "eval/method.h"
 #include "eval/results.h"
 #include "io/file_util.h"
+#include "io/image.h"
 #include "io/model_files.h"
 
 // The pieces this command wires together land from other parts of the project; each is used when
@@ -120,6 +121,16 @@ EvalMethod resolve_method(const std::string& name) {
   throw Error("config.json: neither num_labels nor id2label");
 }
 
+// id2label[c] of a Hugging Face config, or the index as text.
+[[maybe_unused]] std::string class_name_of(const json& config, int c) {
+  const std::string key = std::to_string(c);
+  if (config.contains("id2label") && config.at("id2label").contains(key) &&
+      config.at("id2label").at(key).is_string()) {
+    return config.at("id2label").at(key).get<std::string>();
+  }
+  return key;
+}
+
 [[maybe_unused]] std::string default_run_dir() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -212,6 +223,9 @@ void run_eval(const EvalArgs& a, int* exit_code) {
       {"threads", threads},
       {"batch_size", a.batch_size},
       {"shard", {{"index", shard.index}, {"count", shard.count}, {"source", shard.source}}}};
+  json class_names = json::array();
+  for (int c = 0; c < num_labels; ++c) class_names.push_back(class_name_of(files.config, c));
+  job.info["class_names"] = class_names;
   job.num_labels = num_labels;
   job.methods = methods;
   job.fp32_weights = &fp32;
@@ -224,8 +238,14 @@ void run_eval(const EvalArgs& a, int* exit_code) {
     return prepare_sample(*ds, i, protocol, pre, num_labels);
   };
 
+  job.load_rgb = [ds](size_t i) {
+    return decode_image_rgb(ds->read_image_bytes(i), ds->image_location(i));
+  };
+
   EvalOptions o;
   o.out_dir = a.out.empty() ? default_run_dir() : a.out;
+  o.samples_dir = (fs::path(o.out_dir) / "samples").string();
+  job.info["preview_ids"] = preview_sample_ids(job.sample_ids, o.num_preview_samples);
   o.shard = shard;
   o.resume = a.resume;
   o.batch_size = a.batch_size;

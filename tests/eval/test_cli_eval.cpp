@@ -131,8 +131,8 @@ const Fixture& fixture() {
 
 std::vector<std::string> eval_args(const std::string& out, const std::vector<std::string>& more) {
   const Fixture& f = fixture();
-  std::vector<std::string> a = {"eval",     "--model", f.model, "--images", f.images,
-                                "--labels", f.labels,  "--out", out};
+  std::vector<std::string> a = {"eval",   "--model", f.model, "--images",  f.images,   "--labels",
+                                f.labels, "--out",   out,     "--methods", "fp32,int4"};
   a.insert(a.end(), more.begin(), more.end());
   return a;
 }
@@ -149,7 +149,12 @@ json counts_of(const json& results) {
                    {"num_images", m.at("num_images")},
                    {"num_pixels", m.at("num_pixels")},
                    {"per_image", m.at("per_image")},
-                   {"metrics", m.at("metrics")}});
+                   {"metrics", m.at("metrics")},
+                   {"size_bytes", m.at("size_bytes")},
+                   {"agreement_vs_fp32", m.at("agreement_vs_fp32")},
+                   {"logit_nmse_vs_fp32", m.at("logit_nmse_vs_fp32")},
+                   {"delta_miou_vs_fp32", m.at("delta_miou_vs_fp32")},
+                   {"per_class", m.at("per_class")}});
   }
   return out;
 }
@@ -166,7 +171,7 @@ const json& reference() {
 
 TEST(CliEval, UnshardedRunWritesResults) {
   const json& ref = reference();
-  ASSERT_EQ(ref.at("methods").size(), 1u);
+  ASSERT_EQ(ref.at("methods").size(), 2u);
   const json& m = ref.at("methods").at(0);
   EXPECT_EQ(m.at("name"), "fp32");
   EXPECT_EQ(m.at("num_images"), kSamples);
