@@ -320,6 +320,7 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
     MethodResult& r = state.methods[k];
     if (r.complete) {
       log_info(method.name, ": already complete in ", path);
+      if (observer) observer->method_restored(r);
       continue;
     }
     std::unordered_set<std::string> done;

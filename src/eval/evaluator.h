@@ -77,6 +77,8 @@ class EvalObserver {
                               uint64_t /*samples_done*/) {}
   virtual void progress(const MethodResult& /*partial*/, uint64_t /*samples_in_shard*/) {}
   virtual void method_finished(const MethodResult& /*result*/) {}
+  // A method an earlier process finished (found complete on --resume); not evaluated again.
+  virtual void method_restored(const MethodResult& /*result*/) {}
 };
 
 // "int4-g64" -> itself; characters outside [A-Za-z0-9._-] become '_' (file names of previews).

@@ -469,6 +469,71 @@ ShardState merge_shards(const std::vector<std::pair<std::string, ShardState>>& s
   return merged;
 }
 
+json method_results_json(const MethodResult& m, const MethodResult* baseline,
+                         const json& class_names) {
+  const SegmentationMetrics mt = compute_metrics(m.counts);
+  json iou = json::array(), acc = json::array(), per_class = json::array();
+  for (double v : mt.per_class_iou) iou.push_back(json_number(v));
+  for (double v : mt.per_class_accuracy) acc.push_back(json_number(v));
+  for (size_t c = 0; c < mt.per_class_iou.size(); ++c) {
+    const std::string name = c < class_names.size() && class_names[c].is_string()
+                                 ? class_names[c].get<std::string>()
+                                 : std::to_string(c);
+    per_class.push_back({{"id", c},
+                         {"name", name},
+                         {"iou", json_number(mt.per_class_iou[c])},
+                         {"accuracy", json_number(mt.per_class_accuracy[c])}});
+  }
+  json timings = timings_json(m.timings);
+  const double images = static_cast<double>(m.counts.num_images());
+  const double ms_per_image =
+      images > 0 ? (m.timings.model_s + m.timings.postprocess_s) * 1e3 / images : std::nan("");
+  const double own_wall_s = m.timings.wall_s - m.timings.reference_s;
+  const double images_per_s = own_wall_s > 0 ? images / own_wall_s : std::nan("");
+  timings["ms_per_image"] = json_number(ms_per_image);
+  timings["images_per_s"] = json_number(images_per_s);
+  json delta = nullptr;
+  if (baseline != nullptr) {
+    const DeltaInterval d =
+        bootstrap_delta_miou(m.per_image, baseline->per_image, m.counts.num_labels());
+    delta = {{"value", json_number(d.value)}, {"low", json_number(d.low)},
+             {"high", json_number(d.high)},   {"confidence", 0.95},
+             {"resamples", d.resamples},      {"seed", kBootstrapSeed},
+             {"num_images", d.num_images}};
+  }
+  const bool sized = m.size.bytes > 0;
+  return {{"name", m.name},
+          {"spec", m.spec},
+          {"metrics",
+           {{"mean_iou", json_number(mt.mean_iou)},
+            {"mean_accuracy", json_number(mt.mean_accuracy)},
+            {"overall_accuracy", json_number(mt.overall_accuracy)},
+            {"per_class_iou", iou},
+            {"per_class_accuracy", acc},
+            {"devkit_mean_iou", json_number(mt.devkit_mean_iou)},
+            {"devkit_mean_accuracy", json_number(mt.devkit_mean_accuracy)},
+            {"num_classes_present", mt.num_classes_present}}},
+          {"size_bytes", sized ? json(m.size.bytes) : json(nullptr)},
+          {"size_mb", sized ? json(m.size.bytes / 1e6) : json(nullptr)},
+          {"num_params", sized ? json(m.size.params) : json(nullptr)},
+          {"bits_per_weight", sized ? json(m.size.bits_per_weight()) : json(nullptr)},
+          {"compression", sized ? json(m.size.compression_vs_fp32()) : json(nullptr)},
+          {"delta_miou_vs_fp32", delta},
+          {"agreement_vs_fp32", json_number(mean_agreement(m.per_image))},
+          {"logit_nmse_vs_fp32", json_number(mean_logit_nmse(m.per_image))},
+          {"ms_per_image", json_number(ms_per_image)},
+          {"images_per_s", json_number(images_per_s)},
+          {"per_class", per_class},
+          {"confusion_matrix", matrix_json(m.counts)},
+          {"pred_out_of_range", m.counts.pred_out_of_range()},
+          {"num_images", m.counts.num_images()},
+          {"num_pixels", m.counts.num_pixels()},
+          {"num_skipped", m.skipped.size()},
+          {"skipped", skipped_json(m.skipped)},
+          {"timings", timings},
+          {"per_image", per_image_json(m.per_image)}};
+}
+
 json results_json(const ShardState& run) {
   SEGQ_CHECK(run.shard.count == 1, "results.json needs the whole run (got shard ", run.shard.index,
              "/", run.shard.count, "); merge the shards first");
@@ -484,67 +549,7 @@ json results_json(const ShardState& run) {
   const json class_names = run.info.value("class_names", json::array());
   json methods = json::array();
   for (const MethodResult& m : run.methods) {
-    const SegmentationMetrics mt = compute_metrics(m.counts);
-    json iou = json::array(), acc = json::array(), per_class = json::array();
-    for (double v : mt.per_class_iou) iou.push_back(json_number(v));
-    for (double v : mt.per_class_accuracy) acc.push_back(json_number(v));
-    for (size_t c = 0; c < mt.per_class_iou.size(); ++c) {
-      const std::string name = c < class_names.size() && class_names[c].is_string()
-                                   ? class_names[c].get<std::string>()
-                                   : std::to_string(c);
-      per_class.push_back({{"id", c},
-                           {"name", name},
-                           {"iou", json_number(mt.per_class_iou[c])},
-                           {"accuracy", json_number(mt.per_class_accuracy[c])}});
-    }
-    json timings = timings_json(m.timings);
-    const double images = static_cast<double>(m.counts.num_images());
-    const double ms_per_image =
-        images > 0 ? (m.timings.model_s + m.timings.postprocess_s) * 1e3 / images : std::nan("");
-    const double own_wall_s = m.timings.wall_s - m.timings.reference_s;
-    const double images_per_s = own_wall_s > 0 ? images / own_wall_s : std::nan("");
-    timings["ms_per_image"] = json_number(ms_per_image);
-    timings["images_per_s"] = json_number(images_per_s);
-    json delta = nullptr;
-    if (baseline != nullptr) {
-      const DeltaInterval d =
-          bootstrap_delta_miou(m.per_image, baseline->per_image, m.counts.num_labels());
-      delta = {{"value", json_number(d.value)}, {"low", json_number(d.low)},
-               {"high", json_number(d.high)},   {"confidence", 0.95},
-               {"resamples", d.resamples},      {"seed", kBootstrapSeed},
-               {"num_images", d.num_images}};
-    }
-    const bool sized = m.size.bytes > 0;
-    methods.push_back({{"name", m.name},
-                       {"spec", m.spec},
-                       {"metrics",
-                        {{"mean_iou", json_number(mt.mean_iou)},
-                         {"mean_accuracy", json_number(mt.mean_accuracy)},
-                         {"overall_accuracy", json_number(mt.overall_accuracy)},
-                         {"per_class_iou", iou},
-                         {"per_class_accuracy", acc},
-                         {"devkit_mean_iou", json_number(mt.devkit_mean_iou)},
-                         {"devkit_mean_accuracy", json_number(mt.devkit_mean_accuracy)},
-                         {"num_classes_present", mt.num_classes_present}}},
-                       {"size_bytes", sized ? json(m.size.bytes) : json(nullptr)},
-                       {"size_mb", sized ? json(m.size.bytes / 1e6) : json(nullptr)},
-                       {"num_params", sized ? json(m.size.params) : json(nullptr)},
-                       {"bits_per_weight", sized ? json(m.size.bits_per_weight()) : json(nullptr)},
-                       {"compression", sized ? json(m.size.compression_vs_fp32()) : json(nullptr)},
-                       {"delta_miou_vs_fp32", delta},
-                       {"agreement_vs_fp32", json_number(mean_agreement(m.per_image))},
-                       {"logit_nmse_vs_fp32", json_number(mean_logit_nmse(m.per_image))},
-                       {"ms_per_image", json_number(ms_per_image)},
-                       {"images_per_s", json_number(images_per_s)},
-                       {"per_class", per_class},
-                       {"confusion_matrix", matrix_json(m.counts)},
-                       {"pred_out_of_range", m.counts.pred_out_of_range()},
-                       {"num_images", m.counts.num_images()},
-                       {"num_pixels", m.counts.num_pixels()},
-                       {"num_skipped", m.skipped.size()},
-                       {"skipped", skipped_json(m.skipped)},
-                       {"timings", timings},
-                       {"per_image", per_image_json(m.per_image)}});
+    methods.push_back(method_results_json(m, baseline, class_names));
   }
   json samples = json::array();
   for (const json& id : run.info.value("preview_ids", json::array())) {

@@ -85,6 +85,11 @@ void write_shard_file(const std::string& path, const ShardState& shard);  // ato
 // disagree, duplicate shard indices, missing shards.
 ShardState merge_shards(const std::vector<std::pair<std::string, ShardState>>& shards);
 
+// One method's entry of results.json (see results.cpp): metrics, sizes, comparisons with
+// `baseline` (null: none), per-class rows named by class_names[id] (missing names: the id).
+nlohmann::json method_results_json(const MethodResult& m, const MethodResult* baseline,
+                                   const nlohmann::json& class_names);
+
 // results.json of a complete run (one shard of one, or a merge).
 nlohmann::json results_json(const ShardState& merged);
 void write_results_file(const std::string& path, const ShardState& merged);  // atomic
