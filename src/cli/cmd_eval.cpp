@@ -1,9 +1,15 @@
 // segq eval --model M --data D [--methods fp32,...] [--protocol hf|seed|mmseg] [--split S]
 //           [--batch-size B] [--threads T] [--data-workers W] [--limit N] [--shard i/n]
 //           [--num-shards n] [--out DIR] [--resume] [--save-preds DIR] [--skip-bad]
-//           [--images DIR --labels DIR] [--checkpoint-every N]
+//           [--images DIR --labels DIR] [--checkpoint-every N] [--config FILE] [--dry-run]
+//           [--json] [--wandb [MODE]] [--mlflow URI]
 // Evaluates the fp32 baseline and each method on the dataset (this process's shard of it) and
-// writes <out>/shards/shard-<i>-of-<n>.json, plus <out>/results.json for an unsharded run.
+// writes <out>/shards/shard-<i>-of-<n>.json, plus, for an unsharded run, <out>/config.json,
+// results.json, results.csv, per_class.csv and samples/. Without --model/--data/--images it runs
+// the embedded demo (cli/eval_demo.h). --config FILE: a JSON object or a TOML file (CLI11's TOML
+// subset: key = value lines) whose keys are option names without the dashes ("batch-size": 8);
+// options given on the command line win. Exit codes: 0 ok, 1 failure during the run (progress
+// saved, --resume continues), 2 usage error, 130 interrupted (progress saved).
 #include <unistd.h>
 
 #include <chrono>
@@ -13,9 +19,13 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "cli/command.h"
+#include "cli/eval_demo.h"
+#include "cli/eval_observers.h"
+#include "core/cpu.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
@@ -25,8 +35,11 @@
 #include "eval/evaluator.h"
 #include "eval/method.h"
 #include "eval/results.h"
+#include "eval/run_tables.h"
 #include "io/file_util.h"
+#include "io/image.h"
 #include "io/model_files.h"
+#include "track/sink.h"
 
 // The pieces this command wires together land from other parts of the project; each is used when
 // its header is present, so every merge order builds (see the report of the eval branch).
@@ -45,6 +58,7 @@
 #if __has_include("quant/plan.h")  // quantization: method grammar and weight-set quantization
 #include "quant/method.h"
 #include "quant/plan.h"
+#include "quant/size_report.h"
 #define SEGQ_HAVE_QUANT 1
 #else
 #define SEGQ_HAVE_QUANT 0
@@ -61,7 +75,7 @@ struct EvalArgs {
   std::string data;
   std::string images, labels;
   std::string split = "validation";
-  std::string methods = "fp32";
+  std::string methods = "fp32";  // the demo's default list when running the demo
   std::string protocol = "hf";
   int batch_size = 1;
   int threads = 0;
@@ -74,7 +88,83 @@ struct EvalArgs {
   std::string save_preds;
   bool skip_bad = false;
   int checkpoint_every = 0;
+  std::string config;
+  bool dry_run = false;
+  bool print_json = false;
+  std::string wandb_mode, mlflow_uri;  // bound to the options
+  std::optional<std::string> wandb;    // nullopt: --wandb not given
+  std::optional<std::string> mlflow;
+  bool methods_given = false;
 };
+
+// Fills the options not given on the command line from a JSON object or a TOML file.
+void apply_config_file(const std::string& path, CLI::App* cmd) {
+  if (!fs::is_regular_file(path)) throw UsageError(str_cat("--config ", path, ": no such file"));
+  const std::string text = read_file(path);
+  std::vector<std::pair<std::string, std::vector<std::string>>> items;
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_discarded()) {
+    if (!j.is_object()) throw UsageError(str_cat(path, ": a config file must be a JSON object"));
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      std::vector<std::string> values;
+      auto scalar = [&](const json& v) {
+        if (v.is_string()) return v.get<std::string>();
+        if (v.is_boolean()) return std::string(v.get<bool>() ? "true" : "false");
+        if (v.is_number()) return v.dump();
+        throw UsageError(str_cat(path, ": bad config value for '", it.key(), "': ", v.dump()));
+      };
+      if (it.value().is_array()) {
+        std::string joined;  // lists (methods) are comma-separated on the command line
+        for (const json& v : it.value()) joined += (joined.empty() ? "" : ",") + scalar(v);
+        values.push_back(joined);
+      } else {
+        values.push_back(scalar(it.value()));
+      }
+      items.emplace_back(it.key(), values);
+    }
+  } else {
+    std::istringstream in(text);
+    std::vector<CLI::ConfigItem> parsed;
+    try {
+      parsed = CLI::ConfigTOML().from_config(in);
+    } catch (const CLI::Error& e) {
+      throw UsageError(str_cat(path, ": neither JSON nor TOML: ", e.what()));
+    }
+    for (const CLI::ConfigItem& c : parsed) {
+      if (c.name == "++" || c.name == "--") continue;  // section markers
+      std::string joined;
+      for (const std::string& v : c.inputs) joined += (joined.empty() ? "" : ",") + v;
+      items.emplace_back(c.name, std::vector<std::string>{joined});
+    }
+  }
+  for (const auto& [key, values] : items) {
+    if (key == "config") throw UsageError(str_cat(path, ": a config file cannot name another"));
+    CLI::Option* opt = cmd->get_option_no_throw("--" + key);
+    if (opt == nullptr) {
+      throw UsageError(str_cat(path, ": unknown setting '", key, "' (settings are segq eval's ",
+                               "option names without the dashes, e.g. \"batch-size\")"));
+    }
+    if (opt->count() > 0) continue;  // the command line wins
+    try {
+      if (opt->get_type_size() == 0) {  // a flag
+        const std::string& v = values.at(0);
+        if (v == "true" || v == "1") {
+          opt->add_result(std::string("true"));
+        } else if (v != "false" && v != "0") {
+          throw UsageError(str_cat(path, ": bad config value for '", key, "': ", v,
+                                   " (expected true or false)"));
+        } else {
+          continue;
+        }
+      } else {
+        for (const std::string& v : values) opt->add_result(v);
+      }
+      opt->run_callback();
+    } catch (const CLI::ParseError& e) {
+      throw UsageError(str_cat(path, ": bad config value for '", key, "': ", e.what()));
+    }
+  }
+}
 
 // Hook: the model fingerprint. ModelFiles carries the weights' SHA-256 once io's loader provides
 // it (weights_sha256); until then the weight files are hashed here.
@@ -120,6 +210,16 @@ EvalMethod resolve_method(const std::string& name) {
   throw Error("config.json: neither num_labels nor id2label");
 }
 
+// id2label[c] of a Hugging Face config, or the index as text.
+[[maybe_unused]] std::string class_name_of(const json& config, int c) {
+  const std::string key = std::to_string(c);
+  if (config.contains("id2label") && config.at("id2label").contains(key) &&
+      config.at("id2label").at(key).is_string()) {
+    return config.at("id2label").at(key).get<std::string>();
+  }
+  return key;
+}
+
 [[maybe_unused]] std::string default_run_dir() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -141,9 +241,43 @@ EvalMethod resolve_method(const std::string& name) {
   return buf;
 }
 
-void run_eval(const EvalArgs& a, int* exit_code) {
-  if (a.model.empty()) throw UsageError("--model is required");
-  if (a.data.empty() == a.images.empty()) {
+// Every resolved setting of the run, for config.json and the trackers.
+json settings_json(const EvalArgs& a, bool demo, const std::string& model, const std::string& data,
+                   const std::string& out, const ShardSpec& shard, int threads, int data_workers,
+                   const std::vector<EvalMethod>& methods) {
+  json m = json::array();
+  for (const EvalMethod& e : methods) m.push_back({{"name", e.name}, {"spec", e.spec}});
+  return {{"demo", demo},
+          {"model", model},
+          {"data", data},
+          {"images", a.images},
+          {"labels", a.labels},
+          {"split", a.split},
+          {"methods", m},
+          {"protocol", a.protocol},
+          {"batch_size", a.batch_size},
+          {"threads", threads},
+          {"data_workers", data_workers},
+          {"limit", a.limit},
+          {"shard", {{"index", shard.index}, {"count", shard.count}, {"source", shard.source}}},
+          {"out", out},
+          {"resume", a.resume},
+          {"save_preds", a.save_preds},
+          {"skip_bad", a.skip_bad},
+          {"checkpoint_every", a.checkpoint_every},
+          {"config_file", a.config}};
+}
+
+void run_eval(EvalArgs a, int* exit_code) {
+  // No model and no data: the embedded demo.
+  const bool demo = a.model.empty() && a.data.empty() && a.images.empty();
+  if (demo) {
+    a.model = find_demo_model();
+    if (a.methods == "fp32" && !a.methods_given) a.methods = kDemoMethods;
+  }
+  if (a.model.empty())
+    throw UsageError("--model is required (or run segq eval alone for the demo)");
+  if (!demo && a.data.empty() == a.images.empty()) {
     throw UsageError("give --data DIR|ZIP, or --images DIR with --labels DIR");
   }
   if (a.images.empty() != a.labels.empty()) throw UsageError("--images and --labels go together");
@@ -151,15 +285,26 @@ void run_eval(const EvalArgs& a, int* exit_code) {
   if (a.threads < 0) throw UsageError("--threads must be >= 0 (0 = all cores)");
   if (a.limit < 0) throw UsageError("--limit must be >= 0");
   if (a.resume && a.out.empty()) throw UsageError("--resume needs --out DIR (the run to continue)");
+  if (!a.data.empty() && !fs::exists(a.data)) {
+    throw UsageError(str_cat("--data ", a.data, ": no such file or directory"));
+  }
+  for (const std::string* d : {&a.images, &a.labels}) {
+    if (!d->empty() && !fs::is_directory(*d)) {
+      throw UsageError(str_cat(*d, ": no such directory"));
+    }
+  }
   const ShardSpec shard = resolve_shard(a.shard, a.num_shards);
   if (shard.count > 1 && a.out.empty()) {
     throw UsageError("a sharded run needs --out DIR, the same directory for every shard");
   }
   std::vector<EvalMethod> methods = resolve_methods(a.methods, resolve_method);
+  // Tracker settings are checked before any work (a bad WANDB_MODE is a usage error).
+  std::unique_ptr<track::Tracker> tracker = make_tracker(a.wandb, a.mlflow);
 #if SEGQ_HAVE_DATASETS && SEGQ_HAVE_SEGFORMER
   const Protocol protocol = protocol_from_name(a.protocol);
   set_num_threads(a.threads);
   const int threads = global_pool().num_threads();
+  if (demo && a.data.empty()) a.data = ensure_demo_data();
 
   const ModelFiles files = load_model_files(a.model);
   const int num_labels = num_labels_of(files.config);
@@ -198,6 +343,37 @@ void run_eval(const EvalArgs& a, int* exit_code) {
   fi.methods = methods;
 
   const WeightSet fp32 = dense_weight_set(files.tensors);
+  const std::string out_dir =
+      !a.out.empty()
+          ? a.out
+          : (demo ? str_cat("runs/demo-", default_run_dir().substr(5)) : default_run_dir());
+  const int data_workers =
+      a.data_workers > 0 ? a.data_workers : std::max(1, std::min(4, threads / 2));
+  const std::string data_desc = a.data.empty() ? a.images + " | " + a.labels : a.data;
+
+  if (a.dry_run) {
+    // The plan, without inference: what would run, on what, with which weights.
+    std::printf("model    %s (%s, %d labels)\n", files.spec.c_str(),
+                files.config.value("model_type", "?").c_str(), num_labels);
+    std::printf("data     %s (%s): %zu samples%s\n", data_desc.c_str(),
+                dataset->description().c_str(), n,
+                shard.count > 1 ? str_cat(", shard ", shard.index, "/", shard.count, ": ",
+                                          shard_indices(n, shard).size(), " samples")
+                                      .c_str()
+                                : "");
+    std::printf("protocol %s, batch size %d, %d threads, out %s\n", protocol_name(protocol),
+                a.batch_size, threads, out_dir.c_str());
+    for (const EvalMethod& m : methods) {
+      std::printf("\nmethod %s (%s)\n", m.name.c_str(), m.spec.c_str());
+#if SEGQ_HAVE_QUANT
+      const WeightSet w = m.make_weights(fp32);
+      std::fputs(size_report_text(make_size_report(w, m.name, &fp32)).c_str(), stdout);
+#endif
+    }
+    *exit_code = 0;
+    return;
+  }
+
   EvalJob job;
   job.fingerprint = make_fingerprint(fi);
   char host[256] = "unknown";
@@ -205,13 +381,16 @@ void run_eval(const EvalArgs& a, int* exit_code) {
   job.info = {
       {"model", files.spec},
       {"model_directory", files.directory},
-      {"data", a.data.empty() ? a.images + " | " + a.labels : a.data},
+      {"data", data_desc},
       {"split", a.split},
       {"host", host},
       {"started_utc", utc_now()},
       {"threads", threads},
       {"batch_size", a.batch_size},
       {"shard", {{"index", shard.index}, {"count", shard.count}, {"source", shard.source}}}};
+  json class_names = json::array();
+  for (int c = 0; c < num_labels; ++c) class_names.push_back(class_name_of(files.config, c));
+  job.info["class_names"] = class_names;
   job.num_labels = num_labels;
   job.methods = methods;
   job.fp32_weights = &fp32;
@@ -223,13 +402,20 @@ void run_eval(const EvalArgs& a, int* exit_code) {
   job.prepare = [ds, protocol, pre, num_labels](size_t i) {
     return prepare_sample(*ds, i, protocol, pre, num_labels);
   };
+  job.load_rgb = [ds](size_t i) {
+    return decode_image_rgb(ds->read_image_bytes(i), ds->image_location(i));
+  };
 
   EvalOptions o;
-  o.out_dir = a.out.empty() ? default_run_dir() : a.out;
+  o.out_dir = out_dir;
+  o.samples_dir = (fs::path(o.out_dir) / "samples").string();
+  const std::vector<std::string> previews =
+      preview_sample_ids(job.sample_ids, o.num_preview_samples);
+  job.info["preview_ids"] = previews;
   o.shard = shard;
   o.resume = a.resume;
   o.batch_size = a.batch_size;
-  o.data_workers = a.data_workers > 0 ? a.data_workers : std::max(1, std::min(4, threads / 2));
+  o.data_workers = data_workers;
   o.skip_bad = a.skip_bad;
   // --skip-bad skips what the data layer reports as a bad sample; other errors end the run.
   o.is_bad_sample = [](const Error& e) {
@@ -244,14 +430,88 @@ void run_eval(const EvalArgs& a, int* exit_code) {
         "protocol mmseg: the keep-ratio resize approximates OpenCV's INTER_LINEAR; numbers "
         "can differ slightly from mmsegmentation's");
   }
+
+  // config.json: every resolved setting (the shard files and results.json carry the fingerprint).
+  const json settings =
+      settings_json(a, demo, files.spec, data_desc, out_dir, shard, threads, data_workers, methods);
+  const std::string git_commit = SEGQ_GIT_COMMIT;
+  const json config = {{"kind", "segq-eval-config"},
+                       {"segq_version", SEGQ_VERSION},
+                       {"git_commit", git_commit.empty() ? json(nullptr) : json(git_commit)},
+                       {"cpu", cpu_model_name()},
+                       {"threads", threads},
+                       {"host", host},
+                       {"command_settings", settings},
+                       {"model_config", files.config},
+                       {"preprocessor_config", files.preprocessor_config},
+                       {"fingerprint", job.fingerprint}};
+  if (shard.index == 0) {
+    write_file_atomic((fs::path(out_dir) / "config.json").string(), config.dump(1) + "\n");
+  }
+
+  // Trackers: one evaluation id per run directory and settings, stable across --resume.
+  track::TrackingRun run;
+  run.eval_id = sha256_hex(fingerprint_sha256(job.fingerprint) + "\n" +
+                           fs::absolute(out_dir).lexically_normal().string())
+                    .substr(0, 16);
+  run.model_id = files.spec;
+  run.dataset = demo ? "segq-synth-demo" : dataset->description();
+  run.config = settings;
+  run.model_config = files.config;
+  run.segq_version = SEGQ_VERSION;
+  run.git_commit = git_commit;
+  run.cpu = cpu_model_name();
+  run.threads = threads;
+  for (const EvalMethod& m : methods) {
+    track::MethodDesc md;
+    md.name = m.name;
+    md.family = method_family(m.spec);
+    md.nominal_bits = method_nominal_bits(md.family);
+    md.bits_per_weight = md.nominal_bits;
+    md.spec = {{"name", m.name}, {"spec", m.spec}};
+    run.methods.push_back(md);
+  }
+  run.baseline_method = methods.front().name;
+  run.shard_index = shard.index;
+  run.shard_count = shard.count;
+
+  ProgressObserver progress(isatty(STDERR_FILENO) != 0, 10.0);
+  TrackingObserver tracking(tracker.get(), class_names, o.samples_dir, previews);
+  FanoutObserver observers;
+  if (!a.print_json) observers.add(&progress);
+  if (!tracker->empty()) {
+    observers.add(&tracking);
+    tracker->on_run_started(run);
+  }
   log_info(
       "evaluating ", n, " samples",
       shard.count > 1 ? str_cat(" (shard ", shard.index, "/", shard.count, ")") : std::string(),
       " with ", methods.size(), " method(s) into ", o.out_dir);
-  const ShardState state = run_evaluation(job, o);
+  ShardState state;
+  try {
+    state = run_evaluation(job, o, &observers);
+  } catch (const Interrupted&) {
+    if (!tracker->empty()) tracker->on_run_finished({130, {}, 0});
+    throw;
+  } catch (...) {
+    if (!tracker->empty()) tracker->on_run_finished({1, {}, 0});
+    throw;
+  }
+  std::vector<std::string> artifacts;
   if (shard.count == 1) {
-    std::fputs(results_summary(results_json(state)).c_str(), stdout);
-    std::printf("results: %s/results.json\n", o.out_dir.c_str());
+    const json results = results_json(state);
+    write_run_tables(out_dir, results);
+    // The HTML report (src/report/, another branch) is called here once it is merged:
+    // write_report_html(out_dir);
+    for (const char* f : {"results.json", "results.csv", "per_class.csv", "config.json"}) {
+      artifacts.push_back((fs::path(out_dir) / f).string());
+    }
+    if (a.print_json) {
+      std::fputs((results.dump(1) + "\n").c_str(), stdout);
+    } else {
+      std::fputs(results_summary(results).c_str(), stdout);
+      std::printf("results: %s/results.json\n", o.out_dir.c_str());
+    }
   } else {
     std::printf(
         "shard %d/%d done: %s\nwhen every shard is done: segq merge %s/shards/*.json --out "
@@ -259,6 +519,7 @@ void run_eval(const EvalArgs& a, int* exit_code) {
         shard.index, shard.count, shard_file_path(o.out_dir, shard).c_str(), o.out_dir.c_str(),
         o.out_dir.c_str());
   }
+  if (!tracker->empty()) tracker->on_run_finished({0, artifacts, 0});
   *exit_code = 0;
 #else
   (void)exit_code;
@@ -271,13 +532,17 @@ void setup(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand(
       "eval", "Evaluate a model and quantization methods on a segmentation dataset");
-  cmd->add_option("--model", args->model, "Model directory, Hub id or URL")->required();
+  cmd->add_option("--model", args->model,
+                  "Model directory, Hub id or URL (none, with no data: the embedded demo)");
   cmd->add_option("--data", args->data, "ADEChallengeData2016 folder, its parent, or the .zip");
   cmd->add_option("--images", args->images, "Generic dataset: image folder (with --labels)");
   cmd->add_option("--labels", args->labels, "Generic dataset: label folder (with --images)");
   cmd->add_option("--split", args->split, "validation (default) or training");
-  cmd->add_option("--methods", args->methods,
-                  "Comma-separated methods; fp32 is always evaluated first (default fp32)");
+  CLI::Option* methods_opt = cmd->add_option("--methods", args->methods,
+                                             str_cat("Comma-separated methods; fp32 is always "
+                                                     "evaluated first (default fp32; the demo: ",
+                                                     kDemoMethods, ")"))
+                                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--protocol", args->protocol, "hf (default), seed or mmseg");
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass (default 1)");
   cmd->add_option("--threads", args->threads, "Compute threads (default: all cores)");
@@ -297,7 +562,27 @@ void setup(CLI::App& app, int* exit_code) {
                 "Skip unreadable or inconsistent samples, recording them in the results");
   cmd->add_option("--checkpoint-every", args->checkpoint_every,
                   "Also save progress every N images (always at least every 30 s)");
-  cmd->callback([args, exit_code] { run_eval(*args, exit_code); });
+  cmd->add_option("--config", args->config,
+                  "Settings from a JSON or TOML file (keys = option names, e.g. batch-size); "
+                  "command-line options win");
+  cmd->add_flag("--dry-run", args->dry_run,
+                "Print the plan (model, data, samples, methods with per-layer formats and sizes) "
+                "without running inference");
+  cmd->add_flag("--json", args->print_json, "Print results.json instead of the table");
+  CLI::Option* wandb = cmd->add_option("--wandb", args->wandb_mode,
+                                       "Log to W&B: offline (default; or WANDB_MODE), online, "
+                                       "disabled")
+                           ->expected(0, 1);
+  CLI::Option* mlflow =
+      cmd->add_option("--mlflow", args->mlflow_uri, "MLflow tracking URI (or MLFLOW_TRACKING_URI)");
+  cmd->callback([args, exit_code, cmd, methods_opt, wandb, mlflow] {
+    if (!args->config.empty()) apply_config_file(args->config, cmd);
+    EvalArgs a = *args;
+    a.methods_given = methods_opt->count() > 0;
+    if (wandb->count() > 0) a.wandb = a.wandb_mode;
+    if (mlflow->count() > 0) a.mlflow = a.mlflow_uri;
+    run_eval(a, exit_code);
+  });
 }
 
 SEGQ_REGISTER_COMMAND("eval", 40, setup);

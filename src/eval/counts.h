@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct ImageCounts {
   std::vector<uint64_t> intersection;  // [classes.size()] pred == label == class
   std::vector<uint64_t> predicted;     // in-range predictions of the class (label not ignored)
   std::vector<uint64_t> label;         // label pixels of the class (incl. out-of-range preds)
+  // Comparison with the fp32 baseline's output for the same image (eval/compare.h); set by the
+  // evaluation, not by add_image. compared_pixels == 0: not compared.
+  uint64_t agree_pixels = 0;     // pixels of the prediction map equal to fp32's (ignored incl.)
+  uint64_t compared_pixels = 0;  // pixels of the prediction map (label_h * label_w)
+  double logit_nmse = std::numeric_limits<double>::quiet_NaN();  // at the logits resolution
 };
 
 class SegmentationCounts {

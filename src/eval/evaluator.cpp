@@ -9,15 +9,19 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "core/timer.h"
+#include "eval/compare.h"
 #include "eval/index_png.h"
+#include "eval/palette.h"
 #include "io/file_util.h"
 #include "kernels/upsample_argmax.h"
+#include "quant/size_report.h"
 
 namespace segq {
 
@@ -40,53 +44,123 @@ uint64_t vm_hwm_bytes() {
   return 0;
 }
 
+// The fp32 baseline's output for one image, to compare a method with.
+struct Reference {
+  const float* logits = nullptr;  // [h, w, L] at the logits resolution; null: no comparison
+  bool self = false;              // the method is the baseline itself
+};
+
 // Counts one batch's predictions. Scratch buffers per pool thread, reused across images.
 class Scorer {
  public:
-  Scorer(int num_labels, std::string save_dir) : num_labels_(num_labels), save_dir_(save_dir) {}
+  Scorer(int num_labels, std::string save_dir, std::string samples_dir,
+         const std::set<std::string>* preview_ids, const std::function<ImageU8(size_t)>* load_rgb)
+      : num_labels_(num_labels),
+        save_dir_(std::move(save_dir)),
+        samples_dir_(std::move(samples_dir)),
+        preview_ids_(preview_ids),
+        load_rgb_(load_rgb) {}
 
-  // logits: [h, w, L] of one sample.
-  void score(const float* logits, int h, int w, const PreparedSample& s, bool skip_bad,
-             MethodResult* r) {
+  // logits: [h, w, L] of one sample. Returns the seconds spent on the reference comparison.
+  double score(const float* logits, int h, int w, const PreparedSample& s, bool skip_bad,
+               const Reference& ref, MethodResult* r) {
     std::vector<std::pair<int, int>> chain = s.logits_resize_chain;
     if (chain.empty() || chain.back() != std::make_pair(s.label_h, s.label_w)) {
       throw Error(str_cat(s.id, ": resize chain does not end at the label size ", s.label_h, "x",
                           s.label_w));
     }
     const UpsampleArgmaxPlan plan(h, w, num_labels_, chain);
-    pred_.resize(static_cast<size_t>(plan.out_h()) * plan.out_w());
+    run_plan(plan, logits, &pred_);
+    if (s.labels.size() != pred_.size()) {
+      throw Error(str_cat(s.id, ": ", s.labels.size(), " labels for a ", s.label_h, "x", s.label_w,
+                          " map"));
+    }
+    ImageCounts counts;
+    try {
+      counts = r->counts.add_image(s.id, pred_.data(), s.labels.data(), s.labels.size());
+    } catch (const Error& e) {
+      if (!skip_bad) throw;
+      log_warn("skipping ", s.id, ": ", e.what());
+      r->skipped.push_back({s.id, e.what()});
+      return 0;
+    }
+    Stopwatch compare_time;
+    if (ref.self) {
+      counts.agree_pixels = counts.compared_pixels = pred_.size();
+      counts.logit_nmse = 0;
+    } else if (ref.logits != nullptr) {
+      run_plan(plan, ref.logits, &ref_pred_);
+      counts.agree_pixels = count_equal(pred_.data(), ref_pred_.data(), pred_.size());
+      counts.compared_pixels = pred_.size();
+      counts.logit_nmse = logit_nmse(logits, ref.logits, static_cast<size_t>(h) * w * num_labels_);
+    }
+    const double compare_s = ref.self ? 0 : compare_time.seconds();
+    r->per_image.push_back(std::move(counts));
+    if (!save_dir_.empty()) {
+      const std::string path = (fs::path(save_dir_) / r->name / (s.id + ".png")).string();
+      write_file_atomic(path, encode_index_png(pred_.data(), plan.out_h(), plan.out_w()));
+    }
+    if (!samples_dir_.empty() && preview_ids_ && preview_ids_->count(s.id)) {
+      write_previews(s, plan.out_h(), plan.out_w(), r->name);
+    }
+    return compare_s;
+  }
+
+ private:
+  void run_plan(const UpsampleArgmaxPlan& plan, const float* logits, std::vector<uint8_t>* out) {
+    out->resize(static_cast<size_t>(plan.out_h()) * plan.out_w());
     ThreadPool& pool = global_pool();
     scratch_.resize(pool.num_threads());
     for (auto& sc : scratch_) sc.resize(std::max(sc.size(), plan.scratch_floats()));
     const int ow = plan.out_w();
     pool.parallel_for(plan.out_h(), 8, [&](int64_t y0, int64_t y1, int t) {
       plan.run(logits, static_cast<int>(y0), static_cast<int>(y1),
-               pred_.data() + static_cast<size_t>(y0) * ow, scratch_[t].data());
+               out->data() + static_cast<size_t>(y0) * ow, scratch_[t].data());
     });
-    if (s.labels.size() != pred_.size()) {
-      throw Error(str_cat(s.id, ": ", s.labels.size(), " labels for a ", s.label_h, "x", s.label_w,
-                          " map"));
+  }
+
+  void write_previews(const PreparedSample& s, int h, int w, const std::string& method) {
+    const fs::path dir = fs::path(samples_dir_) / s.id;
+    write_file_atomic((dir / (method_file_stem(method) + ".png")).string(),
+                      encode_png(colourize_index_map(pred_.data(), h, w)));
+    const fs::path label = dir / "label.png";
+    if (!fs::exists(label)) {
+      write_file_atomic(label.string(),
+                        encode_png(colourize_index_map(s.labels.data(), s.label_h, s.label_w)));
     }
-    try {
-      r->per_image.push_back(
-          r->counts.add_image(s.id, pred_.data(), s.labels.data(), s.labels.size()));
-    } catch (const Error& e) {
-      if (!skip_bad) throw;
-      log_warn("skipping ", s.id, ": ", e.what());
-      r->skipped.push_back({s.id, e.what()});
-      return;
-    }
-    if (!save_dir_.empty()) {
-      const std::string path = (fs::path(save_dir_) / r->name / (s.id + ".png")).string();
-      write_file_atomic(path, encode_index_png(pred_.data(), plan.out_h(), plan.out_w()));
+    const fs::path image = dir / "image.png";
+    if (load_rgb_ && *load_rgb_ && !fs::exists(image)) {
+      write_file_atomic(image.string(), encode_png((*load_rgb_)(s.index)));
     }
   }
 
- private:
   int num_labels_;
   std::string save_dir_;
-  std::vector<uint8_t> pred_;
+  std::string samples_dir_;
+  const std::set<std::string>* preview_ids_;
+  const std::function<ImageU8(size_t)>* load_rgb_;
+  std::vector<uint8_t> pred_, ref_pred_;
   std::vector<std::vector<float>> scratch_;
+};
+
+// The fp32 baseline's logits per image id, up to a byte budget.
+class ReferenceCache {
+ public:
+  explicit ReferenceCache(size_t budget_bytes) : budget_bytes_(budget_bytes) {}
+  void put(const std::string& id, const float* logits, size_t n) {
+    if (map_.count(id) || used_bytes_ + n * sizeof(float) > budget_bytes_) return;
+    map_.emplace(id, std::vector<float>(logits, logits + n));
+    used_bytes_ += n * sizeof(float);
+  }
+  const float* find(const std::string& id, size_t n) const {
+    const auto it = map_.find(id);
+    return it != map_.end() && it->second.size() == n ? it->second.data() : nullptr;
+  }
+
+ private:
+  size_t budget_bytes_;
+  size_t used_bytes_ = 0;
+  std::unordered_map<std::string, std::vector<float>> map_;
 };
 
 void check_resumable(const ShardState& saved, const EvalJob& job, const EvalOptions& opt,
@@ -132,6 +206,23 @@ json make_fingerprint(const FingerprintInputs& in) {
           {"num_labels", in.num_labels},
           {"ignore_index", kIgnoreLabel},
           {"methods", methods}};
+}
+
+std::string method_file_stem(const std::string& method) {
+  std::string out = method;
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) c = '_';
+  }
+  return out;
+}
+
+std::vector<std::string> preview_sample_ids(const std::vector<std::string>& sample_ids, int count) {
+  std::vector<std::string> ids = sample_ids;
+  std::sort(ids.begin(), ids.end());
+  if (count >= 0 && ids.size() > static_cast<size_t>(count)) ids.resize(count);
+  return ids;
 }
 
 std::string shard_file_path(const std::string& out_dir, const ShardSpec& shard) {
@@ -200,6 +291,22 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
   SEGQ_CHECK(job.sample_ids.size() == job.fingerprint.at("dataset").at("num_samples").get<size_t>(),
              "job sample list and fingerprint disagree");
   const std::vector<size_t> shard_samples = shard_indices(job.sample_ids.size(), opt.shard);
+  // The baseline every other method is compared with: the fp32 method, when evaluated.
+  int baseline = -1;
+  for (size_t k = 0; k < job.methods.size() && baseline < 0; ++k) {
+    if (job.methods[k].spec == fp32_method().spec) baseline = static_cast<int>(k);
+  }
+  // Keep the baseline's logits only when a later method of this call will compare with them.
+  bool cache_reference = false;
+  for (size_t k = baseline + 1; baseline >= 0 && k < job.methods.size(); ++k) {
+    cache_reference = cache_reference || k >= state.methods.size() || !state.methods[k].complete;
+  }
+  ReferenceCache ref_cache(cache_reference ? opt.reference_cache_bytes : 0);
+  std::unique_ptr<Model> fp32_model;  // made when a batch's reference logits are not cached
+  const std::vector<std::string> previews =
+      opt.samples_dir.empty() ? std::vector<std::string>{}
+                              : preview_sample_ids(job.sample_ids, opt.num_preview_samples);
+  const std::set<std::string> preview_set(previews.begin(), previews.end());
 
   for (size_t k = 0; k < job.methods.size(); ++k) {
     const EvalMethod& method = job.methods[k];
@@ -213,6 +320,7 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
     MethodResult& r = state.methods[k];
     if (r.complete) {
       log_info(method.name, ": already complete in ", path);
+      if (observer) observer->method_restored(r);
       continue;
     }
     std::unordered_set<std::string> done;
@@ -245,6 +353,8 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
       std::unique_ptr<Model> model;
       if (!todo.empty()) {
         const WeightSet weights = method.make_weights(*job.fp32_weights);
+        const SizeReport size = make_size_report(weights, method.name);
+        r.size = {size.total_bytes, size.total_params, size.quantized_params};
         model = job.make_model(weights);
         SEGQ_CHECK(model->num_labels() == job.num_labels, "method ", method.name, ": model has ",
                    model->num_labels(), " labels, the run expects ", job.num_labels);
@@ -257,7 +367,9 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
       bo.is_bad_sample = opt.is_bad_sample;
       StreamingBatcher batcher(
           todo, job.prepare, [&](size_t i) { return job.sample_ids[i]; }, bo);
-      Scorer scorer(job.num_labels, opt.save_preds_dir);
+      Scorer scorer(job.num_labels, opt.save_preds_dir, opt.samples_dir, &preview_set,
+                    &job.load_rgb);
+      const bool is_baseline = static_cast<int>(k) == baseline;
       for (;;) {
         if (opt.interrupt && opt.interrupt->load()) {
           batcher.stop();
@@ -282,13 +394,44 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
                    ", expected [", bsz, ", h, w, ", job.num_labels, "]");
         const int h = static_cast<int>(logits.dim(1)), w = static_cast<int>(logits.dim(2));
         const float* base = logits.data<float>();
+        const size_t per_image = static_cast<size_t>(h) * w * job.num_labels;
+        // The baseline's logits of this batch: cached, or the fp32 forward again.
+        Stopwatch reference_time;
+        Tensor ref_logits;
+        std::vector<const float*> refs(static_cast<size_t>(bsz), nullptr);
+        if (is_baseline && cache_reference) {
+          for (int64_t b = 0; b < bsz; ++b) {
+            ref_cache.put(batch->samples[b].id, base + b * per_image, per_image);
+          }
+        } else if (baseline >= 0) {
+          bool all_cached = true;
+          for (int64_t b = 0; b < bsz; ++b) {
+            refs[b] = ref_cache.find(batch->samples[b].id, per_image);
+            all_cached = all_cached && refs[b] != nullptr;
+          }
+          if (!all_cached) {
+            if (!fp32_model) fp32_model = job.make_model(*job.fp32_weights);
+            ref_logits = fp32_model->forward(batch->pixels);
+            SEGQ_CHECK(ref_logits.shape() == logits.shape(), "fp32 logits ",
+                       shape_str(ref_logits.shape()), " vs ", shape_str(logits.shape()));
+            for (int64_t b = 0; b < bsz; ++b) {
+              refs[b] = ref_logits.data<float>() + b * per_image;
+            }
+          }
+        }
+        const double reference_forward_s = reference_time.seconds();
+        double compare_s = 0;
         Stopwatch post;
         for (int64_t b = 0; b < bsz; ++b) {
-          scorer.score(base + b * h * w * job.num_labels, h, w, batch->samples[b], opt.skip_bad,
-                       &r);
+          Reference ref;
+          ref.self = is_baseline;
+          ref.logits = refs[b];
+          compare_s +=
+              scorer.score(base + b * per_image, h, w, batch->samples[b], opt.skip_bad, ref, &r);
           if (kill_after > 0 && ++images_this_call == kill_after) ::raise(kill_signal);
         }
-        r.timings.postprocess_s += post.seconds();
+        r.timings.reference_s += reference_forward_s + compare_s;
+        r.timings.postprocess_s += post.seconds() - compare_s;
         images_since_checkpoint += static_cast<uint64_t>(bsz);
         if (observer) observer->progress(r, expected);
         if ((opt.checkpoint_every_images > 0 &&

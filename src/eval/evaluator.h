@@ -16,6 +16,7 @@
 #include "data/shard.h"
 #include "eval/method.h"
 #include "eval/results.h"
+#include "io/image.h"
 
 namespace segq {
 
@@ -42,6 +43,8 @@ struct EvalJob {
   ModelFactory make_model;
   std::vector<std::string> sample_ids;  // index -> id, sorted (the run's samples)
   PrepareFn prepare;                    // index -> PreparedSample, thread-safe
+  // index -> the RGB image as decoded, for the sample previews (optional).
+  std::function<ImageU8(size_t index)> load_rgb;
 };
 
 struct EvalOptions {
@@ -56,6 +59,14 @@ struct EvalOptions {
   double checkpoint_interval_s = 30;                // rewrite the shard file at most this often...
   int checkpoint_every_images = 0;                  // ...or after this many images (0: time only)
   const std::atomic<bool>* interrupt = nullptr;     // set by a signal handler: stop and checkpoint
+  // Sample previews: for the first num_preview_samples samples of the run (by id) that this
+  // shard evaluates, <samples_dir>/<id>/image.png (RGB input, needs job.load_rgb), label.png and
+  // <method>.png (colour maps, eval/palette.h). Empty: none.
+  std::string samples_dir;
+  int num_preview_samples = 4;
+  // The fp32 baseline's logits are kept per image up to this many bytes, for comparing the other
+  // methods with it; images beyond that get the fp32 forward again during those methods.
+  size_t reference_cache_bytes = size_t{256} << 20;
 };
 
 // Receives progress (for progress bars and trackers); default: nothing.
@@ -66,7 +77,14 @@ class EvalObserver {
                               uint64_t /*samples_done*/) {}
   virtual void progress(const MethodResult& /*partial*/, uint64_t /*samples_in_shard*/) {}
   virtual void method_finished(const MethodResult& /*result*/) {}
+  // A method an earlier process finished (found complete on --resume); not evaluated again.
+  virtual void method_restored(const MethodResult& /*result*/) {}
 };
+
+// "int4-g64" -> itself; characters outside [A-Za-z0-9._-] become '_' (file names of previews).
+std::string method_file_stem(const std::string& method);
+// The ids whose previews a run writes: the first `count` of sample_ids (sorted by id).
+std::vector<std::string> preview_sample_ids(const std::vector<std::string>& sample_ids, int count);
 
 std::string shard_file_path(const std::string& out_dir, const ShardSpec& shard);
 

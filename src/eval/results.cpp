@@ -8,22 +8,34 @@
 //                 "confusion_matrix": [[row = label][column = prediction]],
 //                 "pred_out_of_range": [per label], "skipped": [{"id", "reason"}],
 //                 "timings": {"wall_s", "weights_s", "model_s", "postprocess_s", "data_wait_s",
-//                             "peak_rss_bytes"},
+//                             "reference_s", "peak_rss_bytes"},
+//                 "size": {"bytes", "params", "quantized_params"},
 //                 "per_image": PER_IMAGE}]}
 // PER_IMAGE, columnar, images sorted by id, per image only the classes present in its prediction
 // or label: {"ids": [...], "num_pixels": [...], "class_offsets": [0, ...] (images + 1 entries),
-//            "classes", "intersection", "predicted", "label": [...] (class_offsets.back() each)}
+//            "classes", "intersection", "predicted", "label": [...] (class_offsets.back() each),
+//            "agree_pixels", "compared_pixels", "logit_nmse": [...] per image (vs fp32; 0, 0, null
+//            when not compared; absent in files of segq before the comparisons)}
 //
 // results.json (kind "segq-results"):
 //   {"kind", "schema_version", "segq_version", "fingerprint_sha256", "fingerprint", "info",
 //    "num_shards", "model", "dataset", "protocol", "num_labels", "ignore_index",
+//    "baseline": "fp32" | null,
 //    "methods": [{"name", "spec",
+//                 "size_bytes", "size_mb", "num_params", "bits_per_weight", "compression",
+//                 "delta_miou_vs_fp32": {"value", "low", "high", "confidence", "resamples", "seed",
+//                                        "num_images"} | null,
+//                 "agreement_vs_fp32", "logit_nmse_vs_fp32", "ms_per_image", "images_per_s",
+//                 "per_class": [{"id", "name", "iou", "accuracy"}],
 //                 "metrics": {"mean_iou", "mean_accuracy", "overall_accuracy", "per_class_iou",
 //                             "per_class_accuracy", "devkit_mean_iou", "devkit_mean_accuracy",
 //                             "num_classes_present"},
 //                 "confusion_matrix", "pred_out_of_range", "num_images", "num_pixels",
 //                 "num_skipped", "skipped", "timings": {... + "ms_per_image", "images_per_s"},
-//                 "per_image": PER_IMAGE}]}
+//                 "per_image": PER_IMAGE}],
+//    "samples": [{"id", "image", "label", "predictions": {method: path}}] (relative to the run)}
+// ms_per_image = (model_s + postprocess_s) / images; images_per_s = images / (wall_s -
+// reference_s): the fp32 comparison is not part of a method's speed.
 #include "eval/results.h"
 
 #include <algorithm>
@@ -32,6 +44,9 @@
 #include <map>
 
 #include "core/error.h"
+#include "eval/compare.h"
+#include "eval/evaluator.h"
+#include "eval/method.h"
 #include "io/file_util.h"
 
 namespace segq {
@@ -60,10 +75,14 @@ json per_image_json(std::vector<ImageCounts> images) {
             [](const ImageCounts& a, const ImageCounts& b) { return a.id < b.id; });
   json ids = json::array(), pixels = json::array(), offsets = json::array({0});
   json classes = json::array(), inter = json::array(), pred = json::array(), label = json::array();
+  json agree = json::array(), compared = json::array(), nmse = json::array();
   uint64_t offset = 0;
   for (const ImageCounts& im : images) {
     ids.push_back(im.id);
     pixels.push_back(im.num_pixels);
+    agree.push_back(im.agree_pixels);
+    compared.push_back(im.compared_pixels);
+    nmse.push_back(json_number(im.logit_nmse));
     for (size_t k = 0; k < im.classes.size(); ++k) {
       classes.push_back(im.classes[k]);
       inter.push_back(im.intersection[k]);
@@ -75,7 +94,8 @@ json per_image_json(std::vector<ImageCounts> images) {
   }
   return {{"ids", ids},         {"num_pixels", pixels},  {"class_offsets", offsets},
           {"classes", classes}, {"intersection", inter}, {"predicted", pred},
-          {"label", label}};
+          {"label", label},     {"agree_pixels", agree}, {"compared_pixels", compared},
+          {"logit_nmse", nmse}};
 }
 
 std::vector<ImageCounts> per_image_from_json(const json& j, int num_labels,
@@ -93,8 +113,27 @@ std::vector<ImageCounts> per_image_from_json(const json& j, int num_labels,
       label.size() != total) {
     throw Error(str_cat(what, ": inconsistent array lengths"));
   }
+  // Comparisons with fp32 (absent in files of earlier segq versions).
+  std::vector<uint64_t> agree(ids.size(), 0), compared(ids.size(), 0);
+  std::vector<double> nmse(ids.size(), std::nan(""));
+  if (j.contains("agree_pixels")) {
+    agree = get_field<std::vector<uint64_t>>(j, "agree_pixels", what);
+    compared = get_field<std::vector<uint64_t>>(j, "compared_pixels", what);
+    const json& values = field(j, "logit_nmse", what);
+    if (agree.size() != ids.size() || compared.size() != ids.size() || !values.is_array() ||
+        values.size() != ids.size()) {
+      throw Error(str_cat(what, ": inconsistent comparison array lengths"));
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (values[i].is_number()) nmse[i] = values[i].get<double>();
+      if (agree[i] > compared[i]) throw Error(str_cat(what, ": agree_pixels > compared_pixels"));
+    }
+  }
   std::vector<ImageCounts> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
+    out[i].agree_pixels = agree[i];
+    out[i].compared_pixels = compared[i];
+    out[i].logit_nmse = nmse[i];
     if (offsets[i] > offsets[i + 1]) throw Error(str_cat(what, ": class_offsets not ascending"));
     ImageCounts& im = out[i];
     im.id = ids[i];
@@ -124,9 +163,13 @@ json matrix_json(const SegmentationCounts& c) {
 }
 
 json timings_json(const MethodTimings& t) {
-  return {{"wall_s", t.wall_s},           {"weights_s", t.weights_s},
-          {"model_s", t.model_s},         {"postprocess_s", t.postprocess_s},
-          {"data_wait_s", t.data_wait_s}, {"peak_rss_bytes", t.peak_rss_bytes}};
+  return {{"wall_s", t.wall_s},
+          {"weights_s", t.weights_s},
+          {"model_s", t.model_s},
+          {"postprocess_s", t.postprocess_s},
+          {"data_wait_s", t.data_wait_s},
+          {"reference_s", t.reference_s},
+          {"peak_rss_bytes", t.peak_rss_bytes}};
 }
 
 MethodTimings timings_from_json(const json& j, const std::string& what) {
@@ -137,6 +180,7 @@ MethodTimings timings_from_json(const json& j, const std::string& what) {
   t.postprocess_s = get_field<double>(j, "postprocess_s", what);
   t.data_wait_s = get_field<double>(j, "data_wait_s", what);
   t.peak_rss_bytes = get_field<uint64_t>(j, "peak_rss_bytes", what);
+  t.reference_s = j.value("reference_s", 0.0);
   return t;
 }
 
@@ -146,6 +190,19 @@ json skipped_json(std::vector<SkippedSample> skipped) {
   json out = json::array();
   for (const SkippedSample& s : skipped) out.push_back({{"id", s.id}, {"reason", s.reason}});
   return out;
+}
+
+json size_json(const MethodSize& z) {
+  return {{"bytes", z.bytes}, {"params", z.params}, {"quantized_params", z.quantized_params}};
+}
+
+MethodSize size_from_json(const json& j, const std::string& what) {
+  MethodSize z;
+  if (j.is_null()) return z;
+  z.bytes = get_field<int64_t>(j, "bytes", what);
+  z.params = get_field<int64_t>(j, "params", what);
+  z.quantized_params = get_field<int64_t>(j, "quantized_params", what);
+  return z;
 }
 
 json method_json(const MethodResult& m) {
@@ -159,6 +216,7 @@ json method_json(const MethodResult& m) {
           {"pred_out_of_range", m.counts.pred_out_of_range()},
           {"skipped", skipped_json(m.skipped)},
           {"timings", timings_json(m.timings)},
+          {"size", size_json(m.size)},
           {"per_image", per_image_json(m.per_image)}};
 }
 
@@ -198,6 +256,7 @@ MethodResult method_from_json(const json& j, const std::string& file) {
                          get_field<std::string>(s, "reason", what + " skipped")});
   }
   m.timings = timings_from_json(field(j, "timings", what), what + " timings");
+  m.size = size_from_json(j.value("size", json()), what + " size");
   m.per_image = per_image_from_json(field(j, "per_image", what), n, what + " per_image");
   if (m.per_image.size() != m.counts.num_images()) {
     throw Error(str_cat(what, ": ", m.per_image.size(), " per-image records for ",
@@ -397,6 +456,8 @@ ShardState merge_shards(const std::vector<std::pair<std::string, ShardState>>& s
       m.timings.model_s += part.timings.model_s;
       m.timings.postprocess_s += part.timings.postprocess_s;
       m.timings.data_wait_s += part.timings.data_wait_s;
+      m.timings.reference_s += part.timings.reference_s;
+      if (m.size.bytes == 0) m.size = part.size;
       m.timings.peak_rss_bytes = std::max(m.timings.peak_rss_bytes, part.timings.peak_rss_bytes);
     }
     std::sort(m.per_image.begin(), m.per_image.end(),
@@ -408,42 +469,99 @@ ShardState merge_shards(const std::vector<std::pair<std::string, ShardState>>& s
   return merged;
 }
 
+json method_results_json(const MethodResult& m, const MethodResult* baseline,
+                         const json& class_names) {
+  const SegmentationMetrics mt = compute_metrics(m.counts);
+  json iou = json::array(), acc = json::array(), per_class = json::array();
+  for (double v : mt.per_class_iou) iou.push_back(json_number(v));
+  for (double v : mt.per_class_accuracy) acc.push_back(json_number(v));
+  for (size_t c = 0; c < mt.per_class_iou.size(); ++c) {
+    const std::string name = c < class_names.size() && class_names[c].is_string()
+                                 ? class_names[c].get<std::string>()
+                                 : std::to_string(c);
+    per_class.push_back({{"id", c},
+                         {"name", name},
+                         {"iou", json_number(mt.per_class_iou[c])},
+                         {"accuracy", json_number(mt.per_class_accuracy[c])}});
+  }
+  json timings = timings_json(m.timings);
+  const double images = static_cast<double>(m.counts.num_images());
+  const double ms_per_image =
+      images > 0 ? (m.timings.model_s + m.timings.postprocess_s) * 1e3 / images : std::nan("");
+  const double own_wall_s = m.timings.wall_s - m.timings.reference_s;
+  const double images_per_s = own_wall_s > 0 ? images / own_wall_s : std::nan("");
+  timings["ms_per_image"] = json_number(ms_per_image);
+  timings["images_per_s"] = json_number(images_per_s);
+  json delta = nullptr;
+  if (baseline != nullptr) {
+    const DeltaInterval d =
+        bootstrap_delta_miou(m.per_image, baseline->per_image, m.counts.num_labels());
+    delta = {{"value", json_number(d.value)}, {"low", json_number(d.low)},
+             {"high", json_number(d.high)},   {"confidence", 0.95},
+             {"resamples", d.resamples},      {"seed", kBootstrapSeed},
+             {"num_images", d.num_images}};
+  }
+  const bool sized = m.size.bytes > 0;
+  return {{"name", m.name},
+          {"spec", m.spec},
+          {"metrics",
+           {{"mean_iou", json_number(mt.mean_iou)},
+            {"mean_accuracy", json_number(mt.mean_accuracy)},
+            {"overall_accuracy", json_number(mt.overall_accuracy)},
+            {"per_class_iou", iou},
+            {"per_class_accuracy", acc},
+            {"devkit_mean_iou", json_number(mt.devkit_mean_iou)},
+            {"devkit_mean_accuracy", json_number(mt.devkit_mean_accuracy)},
+            {"num_classes_present", mt.num_classes_present}}},
+          {"size_bytes", sized ? json(m.size.bytes) : json(nullptr)},
+          {"size_mb", sized ? json(m.size.bytes / 1e6) : json(nullptr)},
+          {"num_params", sized ? json(m.size.params) : json(nullptr)},
+          {"bits_per_weight", sized ? json(m.size.bits_per_weight()) : json(nullptr)},
+          {"compression", sized ? json(m.size.compression_vs_fp32()) : json(nullptr)},
+          {"delta_miou_vs_fp32", delta},
+          {"agreement_vs_fp32", json_number(mean_agreement(m.per_image))},
+          {"logit_nmse_vs_fp32", json_number(mean_logit_nmse(m.per_image))},
+          {"ms_per_image", json_number(ms_per_image)},
+          {"images_per_s", json_number(images_per_s)},
+          {"per_class", per_class},
+          {"confusion_matrix", matrix_json(m.counts)},
+          {"pred_out_of_range", m.counts.pred_out_of_range()},
+          {"num_images", m.counts.num_images()},
+          {"num_pixels", m.counts.num_pixels()},
+          {"num_skipped", m.skipped.size()},
+          {"skipped", skipped_json(m.skipped)},
+          {"timings", timings},
+          {"per_image", per_image_json(m.per_image)}};
+}
+
 json results_json(const ShardState& run) {
   SEGQ_CHECK(run.shard.count == 1, "results.json needs the whole run (got shard ", run.shard.index,
              "/", run.shard.count, "); merge the shards first");
   SEGQ_CHECK(run.complete(), "results.json needs a complete run");
   const json& fp = run.fingerprint;
+  const MethodResult* baseline = nullptr;
+  for (const MethodResult& m : run.methods) {
+    if (m.spec == fp32_method().spec) {
+      baseline = &m;
+      break;
+    }
+  }
+  const json class_names = run.info.value("class_names", json::array());
   json methods = json::array();
   for (const MethodResult& m : run.methods) {
-    const SegmentationMetrics mt = compute_metrics(m.counts);
-    json iou = json::array(), acc = json::array();
-    for (double v : mt.per_class_iou) iou.push_back(json_number(v));
-    for (double v : mt.per_class_accuracy) acc.push_back(json_number(v));
-    json timings = timings_json(m.timings);
-    const double images = static_cast<double>(m.counts.num_images());
-    timings["ms_per_image"] = json_number(
-        images > 0 ? (m.timings.model_s + m.timings.postprocess_s) * 1e3 / images : std::nan(""));
-    timings["images_per_s"] =
-        json_number(m.timings.wall_s > 0 ? images / m.timings.wall_s : std::nan(""));
-    methods.push_back({{"name", m.name},
-                       {"spec", m.spec},
-                       {"metrics",
-                        {{"mean_iou", json_number(mt.mean_iou)},
-                         {"mean_accuracy", json_number(mt.mean_accuracy)},
-                         {"overall_accuracy", json_number(mt.overall_accuracy)},
-                         {"per_class_iou", iou},
-                         {"per_class_accuracy", acc},
-                         {"devkit_mean_iou", json_number(mt.devkit_mean_iou)},
-                         {"devkit_mean_accuracy", json_number(mt.devkit_mean_accuracy)},
-                         {"num_classes_present", mt.num_classes_present}}},
-                       {"confusion_matrix", matrix_json(m.counts)},
-                       {"pred_out_of_range", m.counts.pred_out_of_range()},
-                       {"num_images", m.counts.num_images()},
-                       {"num_pixels", m.counts.num_pixels()},
-                       {"num_skipped", m.skipped.size()},
-                       {"skipped", skipped_json(m.skipped)},
-                       {"timings", timings},
-                       {"per_image", per_image_json(m.per_image)}});
+    methods.push_back(method_results_json(m, baseline, class_names));
+  }
+  json samples = json::array();
+  for (const json& id : run.info.value("preview_ids", json::array())) {
+    const std::string dir = "samples/" + id.get<std::string>() + "/";
+    json preds = json::object();
+    for (const MethodResult& m : run.methods) {
+      preds[m.name] = dir + method_file_stem(m.name) + ".png";
+    }
+    samples.push_back({{"id", id},
+                       {"image", dir + "image.png"},
+                       {"label", dir + "label.png"},
+                       {"predictions", preds}});
   }
   return {{"kind", "segq-results"},
           {"schema_version", kResultsSchemaVersion},
@@ -457,37 +575,83 @@ json results_json(const ShardState& run) {
           {"protocol", fp.value("protocol", "")},
           {"num_labels", fp.value("num_labels", 0)},
           {"ignore_index", kIgnoreLabel},
-          {"methods", methods}};
+          {"baseline", baseline ? json(baseline->name) : json(nullptr)},
+          {"methods", methods},
+          {"samples", samples}};
 }
 
 void write_results_file(const std::string& path, const ShardState& run) {
   write_file_atomic(path, results_json(run).dump(1) + "\n");
 }
 
+namespace {
+
+std::string fixed(const json& v, int decimals, double scale = 1) {
+  if (!v.is_number()) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, scale * v.get<double>());
+  return buf;
+}
+
+std::string signed_pct(const json& v) {
+  if (!v.is_number()) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%+.2f", 100.0 * v.get<double>());
+  return buf;
+}
+
+}  // namespace
+
 std::string results_summary(const json& results) {
-  auto pct = [](const json& v) {
-    char buf[32];
-    if (v.is_null()) return std::string("      n/a");
-    std::snprintf(buf, sizeof buf, "%9.2f", 100.0 * v.get<double>());
-    return std::string(buf);
-  };
-  std::string out =
-      "method                        images      mIoU      mAcc      aAcc  ms/image\n";
+  const std::vector<std::string> head = {"method",  "bits/w",   "size MB", "compr.",
+                                         "mIoU",    "mAcc",     "aAcc",    "dmIoU [95% CI]",
+                                         "agree %", "ms/image", "images/s"};
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> notes;
   for (const json& m : results.at("methods")) {
-    char line[256];
-    const json& t = m.at("timings");
-    const double ms = t.at("ms_per_image").is_null() ? 0.0 : t.at("ms_per_image").get<double>();
-    std::snprintf(line, sizeof line, "%-28s %7llu %s %s %s %9.1f\n",
-                  m.at("name").get<std::string>().c_str(),
-                  static_cast<unsigned long long>(m.at("num_images").get<uint64_t>()),
-                  pct(m.at("metrics").at("mean_iou")).c_str(),
-                  pct(m.at("metrics").at("mean_accuracy")).c_str(),
-                  pct(m.at("metrics").at("overall_accuracy")).c_str(), ms);
-    out += line;
+    const json& mt = m.at("metrics");
+    std::string delta = "n/a";
+    const json d = m.value("delta_miou_vs_fp32", json());
+    if (d.is_object()) {
+      delta = str_cat(signed_pct(d.at("value")), " [", signed_pct(d.at("low")), ", ",
+                      signed_pct(d.at("high")), "]");
+    }
+    const json none;
+    rows.push_back(
+        {m.at("name").get<std::string>(), fixed(m.value("bits_per_weight", none), 2),
+         fixed(m.value("size_mb", none), 2),
+         m.value("compression", none).is_number() ? fixed(m.at("compression"), 2) + "x" : "n/a",
+         fixed(mt.at("mean_iou"), 2, 100), fixed(mt.at("mean_accuracy"), 2, 100),
+         fixed(mt.at("overall_accuracy"), 2, 100), delta,
+         fixed(m.value("agreement_vs_fp32", none), 2, 100),
+         fixed(m.value("ms_per_image", m.at("timings").value("ms_per_image", none)), 1),
+         fixed(m.value("images_per_s", m.at("timings").value("images_per_s", none)), 1)});
     if (m.at("num_skipped").get<uint64_t>() > 0) {
-      out += str_cat("  (", m.at("num_skipped").get<uint64_t>(), " samples skipped)\n");
+      notes.push_back(str_cat(m.at("name").get<std::string>(), ": ",
+                              m.at("num_skipped").get<uint64_t>(), " samples skipped"));
     }
   }
+  std::vector<size_t> width(head.size());
+  for (size_t c = 0; c < head.size(); ++c) {
+    width[c] = head[c].size();
+    for (const auto& r : rows) width[c] = std::max(width[c], r[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const std::string pad(width[c] - cells[c].size(), ' ');
+      out += c == 0 ? cells[c] + pad : "  " + pad + cells[c];  // method left, numbers right
+    }
+    return out + "\n";
+  };
+  std::string out = line(head);
+  for (const auto& r : rows) out += line(r);
+  const uint64_t images =
+      results.at("methods").empty() ? 0 : results.at("methods")[0].at("num_images").get<uint64_t>();
+  out += str_cat(images,
+                 " images; mIoU, mAcc, aAcc and agreement in %; dmIoU = mIoU - fp32 mIoU "
+                 "in points, paired bootstrap over images\n");
+  for (const std::string& n : notes) out += "  (" + n + ")\n";
   return out;
 }
 

@@ -30,7 +30,19 @@ struct MethodTimings {
   double model_s = 0;        // Model::forward
   double postprocess_s = 0;  // upsample + argmax + counting (+ writing predictions)
   double data_wait_s = 0;    // waiting for the decode/preprocess workers
+  // The fp32 reference for the comparisons (its forward when its logits were not cached, and
+  // the comparison itself); part of wall_s but not of this method's speed.
+  double reference_s = 0;
   uint64_t peak_rss_bytes = 0;  // max over the processes (VmHWM), 0 when unknown
+};
+
+// Stored size of the method's weights (quant/size_report.h); 0 when not measured.
+struct MethodSize {
+  int64_t bytes = 0;
+  int64_t params = 0;
+  int64_t quantized_params = 0;
+  double bits_per_weight() const { return params > 0 ? 8.0 * bytes / params : 0; }
+  double compression_vs_fp32() const { return bytes > 0 ? 4.0 * params / bytes : 0; }
 };
 
 struct MethodResult {
@@ -41,6 +53,7 @@ struct MethodResult {
   std::vector<ImageCounts> per_image;  // sorted by id in files
   std::vector<SkippedSample> skipped;  // sorted by id in files
   MethodTimings timings;
+  MethodSize size;
 };
 
 // One process's share of a run.
@@ -71,6 +84,11 @@ void write_shard_file(const std::string& path, const ShardState& shard);  // ato
 // shards of different runs (the first differing fingerprint field is named), shard counts that
 // disagree, duplicate shard indices, missing shards.
 ShardState merge_shards(const std::vector<std::pair<std::string, ShardState>>& shards);
+
+// One method's entry of results.json (see results.cpp): metrics, sizes, comparisons with
+// `baseline` (null: none), per-class rows named by class_names[id] (missing names: the id).
+nlohmann::json method_results_json(const MethodResult& m, const MethodResult* baseline,
+                                   const nlohmann::json& class_names);
 
 // results.json of a complete run (one shard of one, or a merge).
 nlohmann::json results_json(const ShardState& merged);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -131,8 +132,8 @@ const Fixture& fixture() {
 
 std::vector<std::string> eval_args(const std::string& out, const std::vector<std::string>& more) {
   const Fixture& f = fixture();
-  std::vector<std::string> a = {"eval",     "--model", f.model, "--images", f.images,
-                                "--labels", f.labels,  "--out", out};
+  std::vector<std::string> a = {"eval",   "--model", f.model, "--images",  f.images,   "--labels",
+                                f.labels, "--out",   out,     "--methods", "fp32,int4"};
   a.insert(a.end(), more.begin(), more.end());
   return a;
 }
@@ -149,7 +150,12 @@ json counts_of(const json& results) {
                    {"num_images", m.at("num_images")},
                    {"num_pixels", m.at("num_pixels")},
                    {"per_image", m.at("per_image")},
-                   {"metrics", m.at("metrics")}});
+                   {"metrics", m.at("metrics")},
+                   {"size_bytes", m.at("size_bytes")},
+                   {"agreement_vs_fp32", m.at("agreement_vs_fp32")},
+                   {"logit_nmse_vs_fp32", m.at("logit_nmse_vs_fp32")},
+                   {"delta_miou_vs_fp32", m.at("delta_miou_vs_fp32")},
+                   {"per_class", m.at("per_class")}});
   }
   return out;
 }
@@ -166,7 +172,7 @@ const json& reference() {
 
 TEST(CliEval, UnshardedRunWritesResults) {
   const json& ref = reference();
-  ASSERT_EQ(ref.at("methods").size(), 1u);
+  ASSERT_EQ(ref.at("methods").size(), 2u);
   const json& m = ref.at("methods").at(0);
   EXPECT_EQ(m.at("name"), "fp32");
   EXPECT_EQ(m.at("num_images"), kSamples);
@@ -373,6 +379,209 @@ TEST(CliScore, AdeSamplePerfectPredictionsScoreOne) {
   EXPECT_EQ(s.at("overall_accuracy").get<double>(), 1.0);
   EXPECT_EQ(s.at("num_images"), 3);
   EXPECT_NE(r.out.find("mean_iou: 1"), std::string::npos) << r.out;
+}
+
+// Splits a CSV line without quoted commas (what these tests read).
+std::vector<std::string> csv_cells(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  std::string cell;
+  while (std::getline(ss, cell, ',')) out.push_back(cell);
+  if (!line.empty() && line.back() == ',') out.push_back("");
+  return out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line)) out.push_back(line);
+  return out;
+}
+
+TEST(CliEval, RunDirectoryFilesAgree) {
+  const std::string out = fresh_dir("cli_files");
+  const CmdResult r = segq(eval_args(out, {"--batch-size", "4"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json results = read_json(out + "/results.json");
+  EXPECT_EQ(counts_of(results), counts_of(reference()));
+  // The table on stdout names every method and the interval column.
+  EXPECT_NE(r.out.find("dmIoU [95% CI]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("int4 "), std::string::npos) << r.out;
+  // config.json: resolved settings, model config, version, CPU, threads.
+  const json config = read_json(out + "/config.json");
+  EXPECT_EQ(config.at("segq_version"), SEGQ_VERSION);
+  EXPECT_EQ(config.at("command_settings").at("batch_size"), 4);
+  EXPECT_EQ(config.at("command_settings").at("methods").size(), 2u);
+  EXPECT_EQ(config.at("model_config").at("id2label").size(), 11u);
+  EXPECT_TRUE(config.at("cpu").is_string());
+  EXPECT_GE(config.at("threads").get<int>(), 1);
+  // results.csv: one row per method with the numbers of results.json (17 significant digits).
+  const std::vector<std::string> rows = lines_of(read_file(out + "/results.csv"));
+  ASSERT_EQ(rows.size(), 3u);
+  const std::vector<std::string> head = csv_cells(rows[0]);
+  auto column = [&](const std::string& name) {
+    return static_cast<size_t>(std::find(head.begin(), head.end(), name) - head.begin());
+  };
+  for (size_t k = 0; k < 2; ++k) {
+    const std::vector<std::string> cells = csv_cells(rows[k + 1]);
+    ASSERT_EQ(cells.size(), head.size());
+    const json& m = results.at("methods").at(k);
+    EXPECT_EQ(cells[column("method")], m.at("name"));
+    EXPECT_EQ(std::stod(cells[column("mean_iou")]), m.at("metrics").at("mean_iou").get<double>());
+    EXPECT_EQ(std::stod(cells[column("agreement_vs_fp32")]),
+              m.at("agreement_vs_fp32").get<double>());
+    EXPECT_EQ(std::stod(cells[column("delta_low")]),
+              m.at("delta_miou_vs_fp32").at("low").get<double>());
+    EXPECT_EQ(std::stoll(cells[column("size_bytes")]), m.at("size_bytes").get<int64_t>());
+  }
+  // per_class.csv: 11 classes per method, equal to per_class of results.json.
+  const std::vector<std::string> pc = lines_of(read_file(out + "/per_class.csv"));
+  ASSERT_EQ(pc.size(), 1u + 2 * 11);
+  const std::vector<std::string> int4_c5 = csv_cells(pc[1 + 11 + 5]);
+  const json& row = results.at("methods").at(1).at("per_class").at(5);
+  EXPECT_EQ(int4_c5[0], "int4");
+  EXPECT_EQ(int4_c5[2], row.at("name"));
+  if (row.at("iou").is_number()) {
+    EXPECT_EQ(std::stod(int4_c5[3]), row.at("iou").get<double>());
+  }
+  // Previews: RGB input, coloured label and one map per method for the first 4 samples.
+  for (const json& sample : results.at("samples")) {
+    EXPECT_TRUE(fs::exists(out + "/" + sample.at("image").get<std::string>()));
+    EXPECT_TRUE(fs::exists(out + "/" + sample.at("label").get<std::string>()));
+    for (const auto& [method, rel] : sample.at("predictions").items()) {
+      EXPECT_TRUE(fs::exists(out + "/" + rel.get<std::string>())) << method;
+    }
+  }
+  const ImageU8 img = decode_image_rgb(read_file(out + "/samples/s000/image.png"), "image.png");
+  EXPECT_EQ(img.channels, 3);
+  EXPECT_EQ(img.height, 30);  // sample 0 is 30x41
+  EXPECT_EQ(img.width, 41);
+  // --json prints results.json; a complete run resumed recomputes nothing.
+  const json before = read_json(out + "/shards/shard-0-of-1.json");
+  const CmdResult again = segq(eval_args(out, {"--resume", "--json"}));
+  ASSERT_EQ(again.code, 0) << again.err;
+  const json printed = json::parse(again.out);
+  EXPECT_EQ(counts_of(printed), counts_of(results));
+  const json after = read_json(out + "/shards/shard-0-of-1.json");
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(after.at("methods").at(k).at("timings"), before.at("methods").at(k).at("timings"));
+  }
+}
+
+TEST(CliEval, ConfigFileAndFlagsThatWin) {
+  const std::string out = fresh_dir("cli_config");
+  write_file_atomic(out + "/c.json",
+                    R"({"methods": ["fp32", "int8"], "batch-size": 3, "limit": 5,
+                        "skip-bad": true})");
+  CmdResult r = segq(eval_args(out + "/run", {"--config", out + "/c.json", "--limit", "6"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  json config = read_json(out + "/run/config.json").at("command_settings");
+  EXPECT_EQ(config.at("batch_size"), 3);
+  EXPECT_EQ(config.at("limit"), 6);  // the flag wins
+  EXPECT_EQ(config.at("skip_bad"), true);
+  // eval_args names --methods fp32,int4 on the command line: it wins over the file's list.
+  EXPECT_EQ(config.at("methods").at(1).at("name"), "int4");
+  // TOML (CLI11's subset) works too.
+  write_file_atomic(out + "/c.toml", "batch-size = 2\nlimit = 3\n");
+  r = segq(eval_args(out + "/run2", {"--config", out + "/c.toml"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  config = read_json(out + "/run2/config.json").at("command_settings");
+  EXPECT_EQ(config.at("batch_size"), 2);
+  EXPECT_EQ(read_json(out + "/run2/results.json").at("methods").at(0).at("num_images"), 3);
+}
+
+TEST(CliEval, UsageErrorsGiveOneClearLineAndExitTwo) {
+  const std::string out = fresh_dir("cli_usage_lines");
+  auto one_line = [](const CmdResult& r) {
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    return r.err;
+  };
+  EXPECT_NE(one_line(segq(eval_args(out + "/a", {"--methods", "fp32,int9"}))).find("int9"),
+            std::string::npos);
+  EXPECT_NE(one_line(segq({"eval", "--model", fixture().model, "--data", out + "/nowhere"}))
+                .find(out + "/nowhere"),
+            std::string::npos);
+  write_file_atomic(out + "/bad.json", R"({"batch-size": "many"})");
+  EXPECT_NE(
+      one_line(segq(eval_args(out + "/b", {"--config", out + "/bad.json"}))).find("batch-size"),
+      std::string::npos);
+  write_file_atomic(out + "/unknown.json", R"({"batch-sise": 2})");
+  EXPECT_NE(
+      one_line(segq(eval_args(out + "/c", {"--config", out + "/unknown.json"}))).find("batch-sise"),
+      std::string::npos);
+  EXPECT_NE(one_line(segq(eval_args(out + "/d", {"--config", out + "/missing.json"})))
+                .find("missing.json"),
+            std::string::npos);
+  EXPECT_NE(one_line(segq(eval_args(out + "/e", {"--wandb", "sometimes"}))).find("sometimes"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(out + "/a"));
+}
+
+TEST(CliEval, DryRunRunsNoInference) {
+  const std::string out = fresh_dir("cli_dry");
+  const CmdResult r = segq(eval_args(out + "/run", {"--dry-run"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(out + "/run"));  // nothing written, nothing evaluated
+  EXPECT_NE(r.out.find("22 samples"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("method int4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("decode_head.classifier.weight"), std::string::npos) << r.out;
+}
+
+TEST(CliEval, NoArgumentsRunsTheDemo) {
+  // The demo with a small slice: the model is found next to the binary, the data generated into
+  // SEGQ_DEMO_DATA once and reused.
+  const std::string out = fresh_dir("cli_demo");
+  const std::vector<std::string> env = {"SEGQ_DEMO_DATA=" + out + "/data"};
+  CmdResult r = segq({"eval", "--limit", "3", "--methods", "fp32,int8", "--out", out + "/a"}, env);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json results = read_json(out + "/a/results.json");
+  EXPECT_EQ(results.at("methods").size(), 2u);
+  EXPECT_EQ(results.at("num_labels"), 150);
+  EXPECT_EQ(results.at("methods").at(0).at("per_class").at(0).at("name"), "wall");
+  EXPECT_TRUE(fs::exists(out + "/data/synth-validation.json"));
+  const auto stamp = fs::last_write_time(out + "/data/synth-validation.json");
+  r = segq({"eval", "--dry-run"}, env);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("100 samples"), std::string::npos) << r.out;
+  for (const char* m :
+       {"fp32", "bf16", "fp8", "int8", "int4", "int2", "int4-hqq", "int2-g16-hqq"}) {
+    EXPECT_NE(r.out.find(std::string("method ") + m + " "), std::string::npos) << m;
+  }
+  EXPECT_EQ(fs::last_write_time(out + "/data/synth-validation.json"), stamp);  // reused
+}
+
+TEST(CliEval, WandbOfflineRunPerMethodAndShardsLogOnlyOnMerge) {
+  const std::string out = fresh_dir("cli_wandb");
+  auto runs_in = [](const std::string& dir) {
+    size_t n = 0;
+    if (!fs::exists(dir + "/wandb")) return n;
+    for (const auto& e : fs::directory_iterator(dir + "/wandb")) {
+      if (e.path().filename().string().rfind("offline-run-", 0) == 0) ++n;
+    }
+    return n;
+  };
+  CmdResult r = segq(eval_args(out + "/run", {"--wandb", "offline"}), {"WANDB_DIR=" + out + "/w1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(runs_in(out + "/w1"), 2u);
+  // WANDB_MODE alone enables it too.
+  r = segq(eval_args(out + "/run2", {}), {"WANDB_DIR=" + out + "/w2", "WANDB_MODE=offline"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(runs_in(out + "/w2"), 2u);
+  // Shards log nothing; the merge logs one run per method.
+  for (int i = 0; i < 2; ++i) {
+    r = segq(eval_args(out + "/sh", {"--shard", std::to_string(i) + "/2", "--wandb"}),
+             {"WANDB_DIR=" + out + "/w3"});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  EXPECT_EQ(runs_in(out + "/w3"), 0u);
+  r = segq({"merge", out + "/sh/shards/shard-0-of-2.json", out + "/sh/shards/shard-1-of-2.json",
+            "--out", out + "/sh", "--wandb"},
+           {"WANDB_DIR=" + out + "/w3"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(runs_in(out + "/w3"), 2u);
+  EXPECT_TRUE(fs::exists(out + "/sh/results.csv"));
 }
 
 #else

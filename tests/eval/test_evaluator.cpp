@@ -69,7 +69,11 @@ json comparable(const ShardState& s) {
   json r = results_json(s);
   r.erase("info");
   r.erase("num_shards");
-  for (json& m : r.at("methods")) m.erase("timings");
+  for (json& m : r.at("methods")) {
+    m.erase("timings");
+    m.erase("ms_per_image");
+    m.erase("images_per_s");
+  }
   return r;
 }
 
