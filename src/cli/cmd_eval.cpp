@@ -59,6 +59,7 @@
 #include "quant/method.h"
 #include "quant/plan.h"
 #include "quant/size_report.h"
+#include "report/report.h"
 #define SEGQ_HAVE_QUANT 1
 #else
 #define SEGQ_HAVE_QUANT 0
@@ -501,9 +502,9 @@ void run_eval(EvalArgs a, int* exit_code) {
   if (shard.count == 1) {
     const json results = results_json(state);
     write_run_tables(out_dir, results);
-    // The HTML report (src/report/, another branch) is called here once it is merged:
-    // write_report_html(out_dir);
-    for (const char* f : {"results.json", "results.csv", "per_class.csv", "config.json"}) {
+    write_report_or_warn(out_dir);
+    for (const char* f :
+         {"results.json", "results.csv", "per_class.csv", "config.json", "report.html"}) {
       artifacts.push_back((fs::path(out_dir) / f).string());
     }
     if (a.print_json) {

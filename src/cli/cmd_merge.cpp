@@ -17,6 +17,7 @@
 #include "eval/results.h"
 #include "eval/run_tables.h"
 #include "io/file_util.h"
+#include "report/report.h"
 
 namespace segq::cli {
 namespace {
@@ -44,6 +45,7 @@ void run_merge(const MergeArgs& a, const std::optional<std::string>& wandb,
   write_results_file(path, merged);
   const json results = results_json(merged);
   write_run_tables(a.out, results);
+  write_report_or_warn(a.out);
   if (a.print_json) {
     std::fputs((results.dump(1) + "\n").c_str(), stdout);
   } else {
@@ -95,7 +97,7 @@ void run_merge(const MergeArgs& a, const std::optional<std::string>& wandb,
         method_finished_event(m, (run_dir / "samples").string(), previews, /*restored=*/false));
   }
   std::vector<std::string> artifacts;
-  for (const char* f : {"results.json", "results.csv", "per_class.csv"}) {
+  for (const char* f : {"results.json", "results.csv", "per_class.csv", "report.html"}) {
     artifacts.push_back((fs::path(a.out) / f).string());
   }
   track::log_finished_evaluation(*tracker, run, finished, {0, artifacts, 0});

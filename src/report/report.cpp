@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "io/file_util.h"
 #include "report/html_util.h"
 #include "report/sample_images.h"
@@ -326,6 +327,16 @@ std::string write_comparison(const std::vector<std::string>& run_dirs, const std
 }
 
 }  // namespace report
+
+bool write_report_or_warn(const std::string& run_dir) {
+  try {
+    write_report_html(run_dir);
+    return true;
+  } catch (const std::exception& e) {
+    log_warn("report: ", run_dir, "/report.html not written (results are kept): ", e.what());
+    return false;
+  }
+}
 
 void write_report_html(const std::string& run_dir) {
   const report::RunResults run = report::read_run(run_dir);

@@ -13,6 +13,10 @@ namespace segq {
 // Reads <run_dir>/results.json (+ config.json when present) and writes <run_dir>/report.html
 // atomically. Throws segq::Error naming the file and field on malformed input.
 void write_report_html(const std::string& run_dir);
+// write_report_html for the end of `segq eval` / `segq merge`: the results are already on disk, so
+// a report that cannot be written is a warning (naming the run and the cause), not a failure.
+// Returns whether report.html was written.
+bool write_report_or_warn(const std::string& run_dir);
 
 namespace report {
 
