@@ -14,7 +14,7 @@ stdout, readme = sys.argv[1], sys.argv[2]
 lines = open(stdout).read().splitlines()
 start = next(i for i, l in enumerate(lines) if l.startswith("method"))
 end = start
-while end < len(lines) and lines[end].strip():
+while end < len(lines) and lines[end].strip() and not lines[end].startswith("results:"):
     end += 1
 table = "\n".join(lines[start:end])
 text = open(readme).read()
