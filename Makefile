@@ -23,9 +23,11 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The sanitizer build: -O1 with line tables only (-g1) compiles about a quarter faster than -O2 -g
+# and still gives ASan/UBSan reports with file:line stacks.
 $(ASAN_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGQ_SANITIZE=ON \
-	  -DSEGQ_BUILD_BENCH=OFF
+	  -DSEGQ_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
 
 build-asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
@@ -33,9 +35,13 @@ build-asan: $(ASAN_BUILD)/CMakeCache.txt
 test-release: build
 	cd $(BUILD) && ctest $(CTEST_ARGS)
 
+# Under the sanitizers, every test but interop.test_readme_demo: that one checks README's table
+# against a fresh demo run (the release pass runs it); the demo's code paths run under ASan in
+# CliEval.NoArgumentsRunsTheDemo.
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS) \
+	  -E '^interop\.test_readme_demo$$'
 
 # Everything: dependencies, release build + tests, then the whole suite again under ASan+UBSan.
 test: test-deps

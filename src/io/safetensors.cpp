@@ -1,6 +1,7 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -146,7 +147,12 @@ SafetensorsFile read_safetensors(const std::string& path) {
   uint8_t* data = out.mapping->mutable_data() + 8 + n;
   std::shared_ptr<void> keep(out.mapping, out.mapping.get());
   for (const Entry& e : entries) {
-    out.tensors.emplace_back(e.name, Tensor::borrow(e.dtype, e.shape, data + e.begin, keep));
+    Tensor t = Tensor::borrow(e.dtype, e.shape, data + e.begin, keep);
+    // The format does not align tensors: after an odd-length 1- or 2-byte tensor, a wider one
+    // starts misaligned (the reference writer avoids it by sorting, other writers need not).
+    // Kernels read elements directly, so such a tensor gets an aligned owned copy.
+    if (reinterpret_cast<uintptr_t>(data + e.begin) % dtype_size(e.dtype) != 0) t = t.clone();
+    out.tensors.emplace_back(e.name, std::move(t));
   }
   return out;
 }

@@ -68,6 +68,32 @@ TEST(Safetensors, RoundTripsEveryDtypeShapeAndMetadata) {
   EXPECT_EQ(std::memcmp(keep.raw(), tensors[0].second.raw(), keep.nbytes()), 0);
 }
 
+TEST(Safetensors, MisalignedWideTensorsAreReadIntoAlignedStorage) {
+  // An odd number of BF16 elements (as quantized checkpoints with bf16 scales have) puts the next
+  // F32 tensor 2 bytes off alignment; kernels read it as float, so the reader must realign it.
+  TempDir dir;
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  tensors.emplace_back("scales", patterned(DType::BF16, {3}, 1));
+  tensors.emplace_back("u8", patterned(DType::U8, {5}, 2));
+  Tensor bias = Tensor::empty(DType::F32, {7});
+  for (int i = 0; i < 7; ++i) bias.data<float>()[i] = 0.25f * static_cast<float>(i) - 1.0f;
+  tensors.emplace_back("bias", bias);
+  tensors.emplace_back("i64", patterned(DType::I64, {2}, 3));
+  const std::string path = dir / "m.safetensors";
+  write_safetensors(path, tensors);
+  const SafetensorsFile f = read_safetensors(path);
+  ASSERT_EQ(f.tensors.size(), tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& got = f.tensors[i].second;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(got.raw()) % dtype_size(got.dtype()), 0u)
+        << f.tensors[i].first;
+    ASSERT_EQ(got.nbytes(), tensors[i].second.nbytes());
+    EXPECT_EQ(std::memcmp(got.raw(), tensors[i].second.raw(), got.nbytes()), 0)
+        << f.tensors[i].first;
+  }
+  EXPECT_EQ(f.tensors[2].second.data<float>()[6], 0.5f);
+}
+
 TEST(Safetensors, ReadsTheFixtureModelWrittenByTheReferenceLibrary) {
   const SafetensorsFile f = read_safetensors(testing::fixture("models/tiny/model.safetensors"));
   ASSERT_FALSE(f.tensors.empty());
