@@ -2,14 +2,15 @@
 //           [--batch-size B] [--threads T] [--data-workers W] [--limit N] [--shard i/n]
 //           [--num-shards n] [--out DIR] [--resume] [--save-preds DIR] [--skip-bad]
 //           [--images DIR --labels DIR] [--checkpoint-every N] [--config FILE] [--dry-run]
-//           [--json] [--wandb [MODE]] [--mlflow URI]
+//           [--json] [--wandb [MODE]] [--mlflow URI] [--baseline MODEL] [--fold-decode-head]
 // Evaluates the fp32 baseline and each method on the dataset (this process's shard of it) and
 // writes <out>/shards/shard-<i>-of-<n>.json, plus, for an unsharded run, <out>/config.json,
 // results.json, results.csv, per_class.csv and samples/. Without --model/--data/--images it runs
 // the embedded demo (cli/eval_demo.h). --config FILE: a JSON object or a TOML file (CLI11's TOML
 // subset: key = value lines) whose keys are option names without the dashes ("batch-size": 8);
 // options given on the command line win. Exit codes: 0 ok, 1 failure during the run (progress
-// saved, --resume continues), 2 usage error, 130 interrupted (progress saved).
+// saved, --resume continues), 2 usage error, 130 interrupted (progress saved). A quantized --model
+// (segq quantize output) is evaluated as stored, beside its fp32 --baseline.
 #include <unistd.h>
 
 #include <chrono>
@@ -56,6 +57,7 @@
 #define SEGQ_HAVE_SEGFORMER 0
 #endif
 #if __has_include("quant/plan.h")  // quantization: method grammar and weight-set quantization
+#include "quant/checkpoint.h"
 #include "quant/method.h"
 #include "quant/plan.h"
 #include "quant/size_report.h"
@@ -77,6 +79,8 @@ struct EvalArgs {
   std::string images, labels;
   std::string split = "validation";
   std::string methods = "fp32";  // the demo's default list when running the demo
+  std::string baseline;          // fp32 checkpoint beside a stored quantized --model
+  bool fold_decode_head = false;
   std::string protocol = "hf";
   int batch_size = 1;
   int threads = 0;
@@ -266,8 +270,35 @@ json settings_json(const EvalArgs& a, bool demo, const std::string& model, const
           {"save_preds", a.save_preds},
           {"skip_bad", a.skip_bad},
           {"checkpoint_every", a.checkpoint_every},
-          {"config_file", a.config}};
+          {"config_file", a.config},
+          {"baseline", a.baseline},
+          {"fold_decode_head", a.fold_decode_head}};
 }
+
+#if SEGQ_HAVE_QUANT && SEGQ_HAVE_SEGFORMER
+// A quantized --model must be the same network as its --baseline: every stored weight has an
+// fp32 counterpart of the same shape, and nothing else differs in count.
+void check_same_network(const WeightSet& stored, const std::string& stored_spec,
+                        const WeightSet& fp32, const std::string& fp32_spec) {
+  for (const auto& [name, w] : stored) {
+    const auto it = fp32.find(name);
+    if (it == fp32.end()) {
+      throw UsageError(str_cat("--baseline ", fp32_spec, " has no tensor '", name, "' which ",
+                               stored_spec, " stores: not the model it was quantized from"));
+    }
+    if (it->second.shape() != w.shape()) {
+      throw UsageError(str_cat("--baseline ", fp32_spec, ": tensor '", name, "' has shape ",
+                               shape_str(it->second.shape()), " but ", stored_spec, " stores ",
+                               shape_str(w.shape()), ": not the model it was quantized from"));
+    }
+  }
+  if (fp32.size() != stored.size()) {
+    throw UsageError(str_cat("--baseline ", fp32_spec, " has ", fp32.size(), " weight tensors, ",
+                             stored_spec, " ", stored.size(),
+                             ": not the model it was quantized from"));
+  }
+}
+#endif
 
 void run_eval(EvalArgs a, int* exit_code) {
   // No model and no data: the embedded demo.
@@ -309,6 +340,58 @@ void run_eval(EvalArgs a, int* exit_code) {
 
   const ModelFiles files = load_model_files(a.model);
   const int num_labels = num_labels_of(files.config);
+  // A stored quantized checkpoint (segq quantize) is evaluated as stored, beside the fp32
+  // checkpoint it came from (--baseline): the baseline is always part of a run.
+  WeightSet fp32;
+  std::string baseline_sha256;
+#if SEGQ_HAVE_QUANT
+  if (has_quantization_map(files.metadata)) {
+    CheckpointWeights stored = weights_from_checkpoint(files.tensors, files.metadata, files.spec);
+    if (a.methods_given) {
+      throw UsageError(str_cat(
+          files.spec, " is a quantized checkpoint (", stored.method,
+          "): it is evaluated as stored, so --methods does not apply; to compare other methods, "
+          "give the fp32 checkpoint as --model"));
+    }
+    if (a.baseline.empty()) {
+      throw UsageError(str_cat(files.spec, " is a quantized checkpoint (", stored.method,
+                               "); the fp32 baseline is always evaluated beside it: give "
+                               "--baseline MODEL, the fp32 checkpoint it was quantized from"));
+    }
+    const ModelFiles base = load_model_files(a.baseline);
+    if (has_quantization_map(base.metadata)) {
+      throw UsageError(str_cat("--baseline ", base.spec,
+                               " is itself a quantized checkpoint; give an fp32 one"));
+    }
+    if (num_labels_of(base.config) != num_labels) {
+      throw UsageError(str_cat("--baseline ", base.spec, " has ", num_labels_of(base.config),
+                               " labels, ", files.spec, " ", num_labels));
+    }
+    fp32 = dense_weight_set(base.tensors);
+    check_same_network(stored.weights, files.spec, fp32, base.spec);
+    baseline_sha256 = weights_fingerprint(base);
+    EvalMethod m;
+    m.name = stored.method;
+    // The stored method's resolved spec where it is a method name (a --plan's name may not be);
+    // "stored:" marks weights that come from the file, not from quantizing the baseline.
+    std::string resolved = stored.method;
+    try {
+      resolved = parse_method(stored.method).name;
+    } catch (const Error&) {
+    }
+    m.spec = "stored:" + resolved;
+    auto weights = std::make_shared<const WeightSet>(std::move(stored.weights));
+    m.make_weights = [weights](const WeightSet&) { return *weights; };
+    methods = {fp32_method(), std::move(m)};
+  } else
+#endif
+  {
+    if (!a.baseline.empty()) {
+      throw UsageError(str_cat("--baseline applies to a quantized --model; ", files.spec,
+                               " is an fp32 checkpoint and is its own baseline"));
+    }
+    fp32 = dense_weight_set(files.tensors);
+  }
   const PreprocessConfig pre = preprocess_config_from_json(
       files.preprocessor_config.is_null() ? json::object() : files.preprocessor_config);
   DatasetOptions d;
@@ -325,6 +408,9 @@ void run_eval(EvalArgs a, int* exit_code) {
   fi.model_sha256 = weights_fingerprint(files);
   fi.model = {{"model_type", files.config.value("model_type", "")},
               {"config_sha256", sha256_hex(files.config.dump())}};
+  if (!baseline_sha256.empty()) fi.model["baseline_sha256"] = baseline_sha256;
+  // The fold changes float rounding, so runs with and without it are different evaluations.
+  if (a.fold_decode_head) fi.model["fold_decode_head"] = true;
   fi.dataset_description = dataset->description();
   for (size_t i = 0; i < n; ++i) {
     fi.sample_keys.push_back(all[i].id + "\t" + all[i].image_name + "\t" + all[i].label_name);
@@ -343,7 +429,6 @@ void run_eval(EvalArgs a, int* exit_code) {
   fi.num_labels = num_labels;
   fi.methods = methods;
 
-  const WeightSet fp32 = dense_weight_set(files.tensors);
   const std::string out_dir =
       !a.out.empty()
           ? a.out
@@ -395,8 +480,10 @@ void run_eval(EvalArgs a, int* exit_code) {
   job.num_labels = num_labels;
   job.methods = methods;
   job.fp32_weights = &fp32;
-  job.make_model = [&files](const WeightSet& w) -> std::unique_ptr<Model> {
-    return make_segformer(files.config, w, files.directory + "/config.json");
+  SegformerOptions model_options;
+  model_options.fold_decode_head = a.fold_decode_head;
+  job.make_model = [&files, model_options](const WeightSet& w) -> std::unique_ptr<Model> {
+    return make_segformer(files.config, w, files.directory + "/config.json", model_options);
   };
   for (size_t i = 0; i < n; ++i) job.sample_ids.push_back(all[i].id);
   const Dataset* ds = dataset.get();
@@ -544,6 +631,12 @@ void setup(CLI::App& app, int* exit_code) {
                                                      "evaluated first (default fp32; the demo: ",
                                                      kDemoMethods, ")"))
                                  ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  cmd->add_option("--baseline", args->baseline,
+                  "With a quantized --model (segq quantize output): the fp32 checkpoint it came "
+                  "from, evaluated beside it as the baseline");
+  cmd->add_flag("--fold-decode-head", args->fold_decode_head,
+                "Run the decode head as its exact algebraic fold (about 2x faster on b0; float "
+                "rounding differs from transformers in rare near-tie pixels)");
   cmd->add_option("--protocol", args->protocol, "hf (default), seed or mmseg");
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass (default 1)");
   cmd->add_option("--threads", args->threads, "Compute threads (default: all cores)");

@@ -359,6 +359,71 @@ TEST(CliEval, UsageErrorsExitTwo) {
   EXPECT_NE(r.err.find("--num-shards"), std::string::npos) << r.err;
 }
 
+// A checkpoint written by `segq quantize` evaluates as stored, beside its fp32 --baseline, with
+// exactly the counts, metrics and sizes of quantizing on the fly (the reference run: fp32,int4).
+TEST(CliEval, StoredQuantizedCheckpointEvaluatesLikeOnTheFlyQuantization) {
+  const Fixture& f = fixture();
+  const std::string dir = fresh_dir("cli_stored");
+  const std::string q = dir + "/tiny-int4";
+  CmdResult r = segq({"quantize", "--model", f.model, "--method", "int4", "--out", q});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> data = {"--images", f.images, "--labels", f.labels,
+                                         "--batch-size", "1", "--threads", "1"};
+  auto args = [&](const std::string& out, std::vector<std::string> more) {
+    std::vector<std::string> a = {"eval", "--model", q, "--out", dir + "/" + out};
+    a.insert(a.end(), data.begin(), data.end());
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  r = segq(args("run", {"--baseline", f.model}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json got = read_json(dir + "/run/results.json");
+  EXPECT_EQ(counts_of(got), counts_of(reference()));
+  EXPECT_EQ(got.at("methods").at(1).at("spec").get<std::string>().rfind("stored:int4", 0), 0u)
+      << got.at("methods").at(1).at("spec");
+
+  // No baseline, a method list, a baseline for an fp32 model, a quantized baseline: usage errors.
+  r = segq(args("a", {}));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--baseline"), std::string::npos) << r.err;
+  r = segq(args("b", {"--baseline", f.model, "--methods", "fp32,int8"}));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--methods does not apply"), std::string::npos) << r.err;
+  r = segq(args("c", {"--baseline", q}));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("itself a quantized checkpoint"), std::string::npos) << r.err;
+  r = segq(eval_args(dir + "/d", {"--baseline", f.model}));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--baseline applies to a quantized --model"), std::string::npos) << r.err;
+}
+
+// --fold-decode-head: the same evaluation with the decode head folded. It changes float rounding
+// only, so the run is a different evaluation (fingerprint) with the same pixels counted and
+// nearly the same confusion counts.
+TEST(CliEval, FoldedDecodeHeadIsItsOwnEvaluationWithNearlyEqualCounts) {
+  const std::string out = fresh_dir("cli_fold");
+  const CmdResult r =
+      segq(eval_args(out, {"--batch-size", "1", "--threads", "1", "--fold-decode-head"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json got = read_json(out + "/results.json");
+  const json& ref = reference();
+  EXPECT_NE(got.at("fingerprint"), ref.at("fingerprint"));
+  EXPECT_TRUE(read_json(out + "/config.json").at("command_settings").at("fold_decode_head"));
+  for (size_t k = 0; k < 2; ++k) {
+    const json& a = got.at("methods").at(k);
+    const json& b = ref.at("methods").at(k);
+    EXPECT_EQ(a.at("num_pixels"), b.at("num_pixels"));
+    int64_t moved = 0;  // predictions that changed class (each moves one count off the diagonal)
+    for (size_t i = 0; i < 11; ++i) {
+      for (size_t j = 0; j < 11; ++j) {
+        moved += std::abs(a.at("confusion_matrix")[i][j].get<int64_t>() -
+                          b.at("confusion_matrix")[i][j].get<int64_t>());
+      }
+    }
+    EXPECT_LE(moved, 2 * b.at("num_pixels").get<int64_t>() / 1000) << a.at("name");
+  }
+}
+
 TEST(CliScore, AdeSamplePerfectPredictionsScoreOne) {
   const fs::path ade = fs::path(SEGQ_SOURCE_DIR) / "../shared/data/ade20k-sample";
   if (!fs::exists(ade)) GTEST_SKIP() << ade << " not present";
