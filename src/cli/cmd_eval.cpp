@@ -10,7 +10,7 @@
 // subset: key = value lines) whose keys are option names without the dashes ("batch-size": 8);
 // options given on the command line win. Exit codes: 0 ok, 1 failure during the run (progress
 // saved, --resume continues), 2 usage error, 130 interrupted (progress saved). A quantized --model
-// (segq quantize output) is evaluated as stored, beside its fp32 --baseline.
+// (segq quantize output) is evaluated as stored, beside its fp32 --baseline when one is given.
 #include <unistd.h>
 
 #include <chrono>
@@ -340,8 +340,8 @@ void run_eval(EvalArgs a, int* exit_code) {
 
   const ModelFiles files = load_model_files(a.model);
   const int num_labels = num_labels_of(files.config);
-  // A stored quantized checkpoint (segq quantize) is evaluated as stored, beside the fp32
-  // checkpoint it came from (--baseline): the baseline is always part of a run.
+  // A stored quantized checkpoint (segq quantize) is evaluated as stored; the fp32 checkpoint it
+  // came from is evaluated beside it, as the baseline of the comparisons, when --baseline names it.
   WeightSet fp32;
   std::string baseline_sha256;
 #if SEGQ_HAVE_QUANT
@@ -353,23 +353,24 @@ void run_eval(EvalArgs a, int* exit_code) {
           "): it is evaluated as stored, so --methods does not apply; to compare other methods, "
           "give the fp32 checkpoint as --model"));
     }
-    if (a.baseline.empty()) {
-      throw UsageError(str_cat(files.spec, " is a quantized checkpoint (", stored.method,
-                               "); the fp32 baseline is always evaluated beside it: give "
-                               "--baseline MODEL, the fp32 checkpoint it was quantized from"));
+    if (!a.baseline.empty()) {
+      const ModelFiles base = load_model_files(a.baseline);
+      if (has_quantization_map(base.metadata)) {
+        throw UsageError(str_cat("--baseline ", base.spec,
+                                 " is itself a quantized checkpoint; give an fp32 one"));
+      }
+      if (num_labels_of(base.config) != num_labels) {
+        throw UsageError(str_cat("--baseline ", base.spec, " has ", num_labels_of(base.config),
+                                 " labels, ", files.spec, " ", num_labels));
+      }
+      fp32 = dense_weight_set(base.tensors);
+      check_same_network(stored.weights, files.spec, fp32, base.spec);
+      baseline_sha256 = weights_fingerprint(base);
+    } else {
+      log_warn(files.spec, " is a quantized checkpoint (", stored.method,
+               ") evaluated without an fp32 baseline: no dmIoU, agreement or logit NMSE; give "
+               "--baseline MODEL (the checkpoint it was quantized from) for them");
     }
-    const ModelFiles base = load_model_files(a.baseline);
-    if (has_quantization_map(base.metadata)) {
-      throw UsageError(str_cat("--baseline ", base.spec,
-                               " is itself a quantized checkpoint; give an fp32 one"));
-    }
-    if (num_labels_of(base.config) != num_labels) {
-      throw UsageError(str_cat("--baseline ", base.spec, " has ", num_labels_of(base.config),
-                               " labels, ", files.spec, " ", num_labels));
-    }
-    fp32 = dense_weight_set(base.tensors);
-    check_same_network(stored.weights, files.spec, fp32, base.spec);
-    baseline_sha256 = weights_fingerprint(base);
     EvalMethod m;
     m.name = stored.method;
     // The stored method's resolved spec where it is a method name (a --plan's name may not be);
@@ -382,7 +383,9 @@ void run_eval(EvalArgs a, int* exit_code) {
     m.spec = "stored:" + resolved;
     auto weights = std::make_shared<const WeightSet>(std::move(stored.weights));
     m.make_weights = [weights](const WeightSet&) { return *weights; };
-    methods = {fp32_method(), std::move(m)};
+    methods.clear();
+    if (!fp32.empty()) methods.push_back(fp32_method());
+    methods.push_back(std::move(m));
   } else
 #endif
   {
@@ -453,7 +456,9 @@ void run_eval(EvalArgs a, int* exit_code) {
       std::printf("\nmethod %s (%s)\n", m.name.c_str(), m.spec.c_str());
 #if SEGQ_HAVE_QUANT
       const WeightSet w = m.make_weights(fp32);
-      std::fputs(size_report_text(make_size_report(w, m.name, &fp32)).c_str(), stdout);
+      std::fputs(
+          size_report_text(make_size_report(w, m.name, fp32.empty() ? nullptr : &fp32)).c_str(),
+          stdout);
 #endif
     }
     *exit_code = 0;
@@ -633,7 +638,7 @@ void setup(CLI::App& app, int* exit_code) {
                                  ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--baseline", args->baseline,
                   "With a quantized --model (segq quantize output): the fp32 checkpoint it came "
-                  "from, evaluated beside it as the baseline");
+                  "from, evaluated beside it as the baseline of the comparisons");
   cmd->add_flag("--fold-decode-head", args->fold_decode_head,
                 "Run the decode head as its exact algebraic fold (about 2x faster on b0; float "
                 "rounding differs from transformers in rare near-tie pixels)");

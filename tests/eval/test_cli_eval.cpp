@@ -359,8 +359,9 @@ TEST(CliEval, UsageErrorsExitTwo) {
   EXPECT_NE(r.err.find("--num-shards"), std::string::npos) << r.err;
 }
 
-// A checkpoint written by `segq quantize` evaluates as stored, beside its fp32 --baseline, with
-// exactly the counts, metrics and sizes of quantizing on the fly (the reference run: fp32,int4).
+// A checkpoint written by `segq quantize` evaluates as stored, beside its fp32 --baseline (or
+// alone), with exactly the counts, metrics and sizes of quantizing on the fly (the reference run:
+// fp32,int4).
 TEST(CliEval, StoredQuantizedCheckpointEvaluatesLikeOnTheFlyQuantization) {
   const Fixture& f = fixture();
   const std::string dir = fresh_dir("cli_stored");
@@ -382,10 +383,21 @@ TEST(CliEval, StoredQuantizedCheckpointEvaluatesLikeOnTheFlyQuantization) {
   EXPECT_EQ(got.at("methods").at(1).at("spec").get<std::string>().rfind("stored:int4", 0), 0u)
       << got.at("methods").at(1).at("spec");
 
-  // No baseline, a method list, a baseline for an fp32 model, a quantized baseline: usage errors.
-  r = segq(args("a", {}));
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("--baseline"), std::string::npos) << r.err;
+  // Without --baseline: the stored method alone, the same counts, no comparisons.
+  r = segq(args("alone", {}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json alone = read_json(dir + "/alone/results.json");
+  ASSERT_EQ(alone.at("methods").size(), 1u);
+  EXPECT_TRUE(alone.at("baseline").is_null());
+  const json& m = alone.at("methods").at(0);
+  const json& want = reference().at("methods").at(1);
+  EXPECT_EQ(m.at("name"), "int4");
+  for (const char* key : {"confusion_matrix", "metrics", "per_class", "size_bytes", "num_pixels"}) {
+    EXPECT_EQ(m.at(key), want.at(key)) << key;
+  }
+  EXPECT_TRUE(m.at("delta_miou_vs_fp32").is_null());
+
+  // A method list, a baseline for an fp32 model, a quantized baseline: usage errors.
   r = segq(args("b", {"--baseline", f.model, "--methods", "fp32,int8"}));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--methods does not apply"), std::string::npos) << r.err;
