@@ -28,6 +28,7 @@
 #include "model/segformer.h"
 #include "model/segformer_stats.h"
 #include "model/weight_set.h"
+#include "quant/checkpoint.h"
 #include "quant/plan.h"
 
 namespace segq::cli {
@@ -63,6 +64,7 @@ struct BenchArgs {
   bool no_fold = false;
   bool json = false;
   std::string method = "fp32";
+  bool method_given = false;
   std::string images;
   std::string save_preds;
 };
@@ -104,6 +106,7 @@ void run_bench(const BenchArgs& a) {
   SegformerConfig config;
   nlohmann::json preprocessor_config;
   std::string model_spec;
+  std::string method_name = method.name;
   WeightSet weights;
   {
     // The checkpoint's tensors and the fp32 set live only in this scope: with --method the
@@ -112,14 +115,25 @@ void run_bench(const BenchArgs& a) {
     model_spec = files.spec;
     preprocessor_config = files.preprocessor_config;
     config = SegformerConfig::from_json(files.config, files.directory + "/config.json");
-    WeightSet dense = dense_weight_set(files.tensors);
-    files.tensors.clear();
-    if (method.quantizes_weights()) {
-      PlanOptions po;
-      po.method = method;
-      weights = quantize_model(dense, po).weights;
+    if (has_quantization_map(files.metadata)) {
+      // A segq quantize checkpoint runs as stored (its weights borrow the mapped file).
+      CheckpointWeights stored = weights_from_checkpoint(files.tensors, files.metadata, files.spec);
+      if (a.method_given) {
+        throw UsageError(str_cat(files.spec, " is a quantized checkpoint (", stored.method,
+                                 "): it runs as stored, so --method does not apply"));
+      }
+      weights = std::move(stored.weights);
+      method_name = stored.method;
     } else {
-      weights = std::move(dense);
+      WeightSet dense = dense_weight_set(files.tensors);
+      files.tensors.clear();
+      if (method.quantizes_weights()) {
+        PlanOptions po;
+        po.method = method;
+        weights = quantize_model(dense, po).weights;
+      } else {
+        weights = std::move(dense);
+      }
     }
   }
   SegformerOptions options;
@@ -177,7 +191,7 @@ void run_bench(const BenchArgs& a) {
   const int threads = global_pool().num_threads();
   if (a.json) {
     nlohmann::json j = {{"model", model_spec},
-                        {"method", method.name},
+                        {"method", method_name},
                         {"images", a.images.empty() ? "synthetic" : a.images},
                         {"num_images", a.images.empty() ? int64_t{a.batch}
                                                         : static_cast<int64_t>(image_paths.size())},
@@ -201,7 +215,7 @@ void run_bench(const BenchArgs& a) {
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("model: %s, method: %s\n", model_spec.c_str(), method.name.c_str());
+  std::printf("model: %s, method: %s\n", model_spec.c_str(), method_name.c_str());
   std::printf(
       "input: %dx%dx%lldx%lld (%s), threads: %d, kernels: %s, cpu: %s\n", a.batch,
       config.num_channels, static_cast<long long>(h), static_cast<long long>(w),
@@ -228,9 +242,12 @@ void setup(CLI::App& app, int* /*exit_code*/) {
       ->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed forwards first")->capture_default_str();
   cmd->add_option("--repeats", args->repeats, "Timed forwards")->capture_default_str();
-  cmd->add_option("--method", args->method,
-                  "Quantization method (segq methods); its weights are the only copy in memory")
-      ->capture_default_str();
+  CLI::Option* method_opt =
+      cmd->add_option(
+             "--method", args->method,
+             "Quantization method (segq methods); its weights are the only copy in memory. "
+             "A segq quantize checkpoint runs as stored")
+          ->capture_default_str();
   cmd->add_flag("--fold-decode-head", args->fold,
                 "Run the decode head as its exact algebraic fold (the default; kept for old "
                 "scripts)");
@@ -242,7 +259,11 @@ void setup(CLI::App& app, int* /*exit_code*/) {
       "--save-preds", args->save_preds,
       "Write each image's argmax at logit resolution as DIR/<stem>.png (with --images)");
   cmd->add_flag("--json", args->json, "Print JSON");
-  cmd->callback([args] { run_bench(*args); });
+  cmd->callback([args, method_opt] {
+    BenchArgs a = *args;
+    a.method_given = method_opt->count() > 0;
+    run_bench(a);
+  });
 }
 
 }  // namespace

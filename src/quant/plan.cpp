@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "quant/quantize_tensor.h"
 
@@ -99,6 +100,26 @@ std::vector<std::pair<std::string, MethodSpec>> parse_override_json(const std::s
   return out;
 }
 
+namespace {
+
+// The decode head's per-stage MLPs and linear_fuse: the layers the decode-head fold rewrites.
+bool is_decode_head_mlp(const std::string& name) {
+  return (name.rfind("decode_head.linear_c.", 0) == 0 && name.size() > 7 &&
+          name.compare(name.size() - 7, 7, ".weight") == 0) ||
+         name == "decode_head.linear_fuse.weight";
+}
+
+// `m` without its int8 activations (int8-w8a8 -> int8).
+MethodSpec weight_only(const MethodSpec& m) {
+  const std::string suffix = "-w8a8";
+  SEGQ_CHECK(m.name.size() > suffix.size() &&
+                 m.name.compare(m.name.size() - suffix.size(), suffix.size(), suffix) == 0,
+             "w8a8 method name '", m.name, "' does not end in ", suffix);
+  return parse_method(m.name.substr(0, m.name.size() - suffix.size()));
+}
+
+}  // namespace
+
 QuantPlan make_quant_plan(const std::vector<std::pair<std::string, Shape>>& tensors,
                           const PlanOptions& o) {
   QuantPlan plan;
@@ -166,6 +187,13 @@ QuantPlan make_quant_plan(const std::vector<std::pair<std::string, Shape>>& tens
       if (in_scope) {
         e.method = o.method;
         e.rule = o.method.scope == MethodScope::Quanto ? "scope quanto" : "scope all";
+        if (o.method.w8a8 && is_decode_head_mlp(name)) {
+          // int8-w8a8 keeps the decode-head MLPs' activations float: quantizing the concatenated
+          // activations is not linear, so only then does the head fold (about half of b0's
+          // arithmetic). Their weights are the same int8 codes, run weight-only.
+          e.method = weight_only(o.method);
+          e.rule += "; decode-head MLP: w8a8 runs it int8 weight-only so the head folds";
+        }
       }
     }
     e.quantized = e.method.quantizes_weights();

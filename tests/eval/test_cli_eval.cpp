@@ -368,8 +368,8 @@ TEST(CliEval, StoredQuantizedCheckpointEvaluatesLikeOnTheFlyQuantization) {
   const std::string q = dir + "/tiny-int4";
   CmdResult r = segq({"quantize", "--model", f.model, "--method", "int4", "--out", q});
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::vector<std::string> data = {"--images", f.images, "--labels", f.labels,
-                                         "--batch-size", "1", "--threads", "1"};
+  const std::vector<std::string> data = {"--images",     f.images, "--labels",  f.labels,
+                                         "--batch-size", "1",      "--threads", "1"};
   auto args = [&](const std::string& out, std::vector<std::string> more) {
     std::vector<std::string> a = {"eval", "--model", q, "--out", dir + "/" + out};
     a.insert(a.end(), data.begin(), data.end());
