@@ -166,5 +166,21 @@ TEST(CliQuant, InspectQuantizedCheckpoint) {
   fs::remove_all(out.parent_path());
 }
 
+// segq bench runs a quantized checkpoint as stored (its method from the quantization map) and
+// refuses to quantize it again.
+TEST(CliQuant, BenchRunsAQuantizedCheckpointAsStored) {
+  const fs::path out = scratch("bench_int4");
+  ASSERT_EQ(run("quantize --model " + kTiny + " --method int4 --out " + out.string()).code, 0);
+  CliRun r = run("bench --model " + out.string() + " --size 64x64 --warmup 0 --repeats 1 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(j.at("method"), "int4");
+  EXPECT_GT(j.at("median_ms_per_image").get<double>(), 0.0);
+  r = run("bench --model " + out.string() + " --size 64x64 --method int8");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--method does not apply"), std::string::npos) << r.out;
+  fs::remove_all(out.parent_path());
+}
+
 }  // namespace
 }  // namespace segq
