@@ -399,8 +399,8 @@ ShardState run_evaluation(const EvalJob& job, const EvalOptions& opt, EvalObserv
         Stopwatch reference_time;
         Tensor ref_logits;
         std::vector<const float*> refs(static_cast<size_t>(bsz), nullptr);
-        if (is_baseline && cache_reference) {
-          for (int64_t b = 0; b < bsz; ++b) {
+        if (is_baseline) {  // its own reference: nothing to compute, maybe logits to keep
+          for (int64_t b = 0; b < bsz && cache_reference; ++b) {
             ref_cache.put(batch->samples[b].id, base + b * per_image, per_image);
           }
         } else if (baseline >= 0) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -145,6 +146,38 @@ TEST(Evaluator, ShardedRunsMergeToTheUnshardedRunBitForBit) {
     EXPECT_EQ(comparable(merged), comparable(ref));
   }
   set_num_threads(0);
+}
+
+// The fp32 baseline is its own reference: one forward per batch for it, whether or not later
+// methods use its cached logits; a method compared with an uncached baseline pays one more.
+TEST(Evaluator, ForwardPassesPerBatch) {
+  const WeightSet weights = fake::fp32_weights();
+  struct Case {
+    std::string methods;
+    size_t cache_bytes;
+    int want;  // forwards for 10 images in batches of 2
+  };
+  for (const Case& c : {Case{"fp32", size_t{256} << 20, 5},
+                        Case{"fp32,shift3", size_t{256} << 20, 10}, Case{"fp32,shift3", 0, 15}}) {
+    auto forwards = std::make_shared<std::atomic<int>>(0);
+    EvalJob job = make_job(weights, 10, false, c.methods);
+    job.make_model = [forwards](const WeightSet& w) {
+      struct Counting : fake::Model {
+        Counting(const WeightSet& w, std::shared_ptr<std::atomic<int>> n)
+            : fake::Model(w), n_(std::move(n)) {}
+        Tensor forward(const Tensor& pixels) override {
+          ++*n_;
+          return fake::Model::forward(pixels);
+        }
+        std::shared_ptr<std::atomic<int>> n_;
+      };
+      return std::make_unique<Counting>(w, forwards);
+    };
+    EvalOptions o = options(temp_dir("eval_forwards"), ShardSpec{}, 2, 1);
+    o.reference_cache_bytes = c.cache_bytes;
+    run_evaluation(job, o);
+    EXPECT_EQ(forwards->load(), c.want) << c.methods << ", cache " << c.cache_bytes;
+  }
 }
 
 TEST(Evaluator, MergeRefusesMissingDuplicateMismatchedAndIncompleteShards) {
