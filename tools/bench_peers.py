@@ -211,7 +211,8 @@ def versions(segq):
         except md.PackageNotFoundError:
             out[pkg] = "not installed"
     v = subprocess.run([str(segq), "--version"], capture_output=True, text=True)
-    out["segq"] = (v.stdout or v.stderr).strip()
+    text = (v.stdout or v.stderr).strip()
+    out["segq"] = text[len("segq "):] if text.startswith("segq ") else text
     return out
 
 
