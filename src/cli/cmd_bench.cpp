@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/model_weights.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -28,7 +29,6 @@
 #include "model/segformer.h"
 #include "model/segformer_stats.h"
 #include "model/weight_set.h"
-#include "quant/checkpoint.h"
 #include "quant/plan.h"
 
 namespace segq::cli {
@@ -106,35 +106,20 @@ void run_bench(const BenchArgs& a) {
   SegformerConfig config;
   nlohmann::json preprocessor_config;
   std::string model_spec;
-  std::string method_name = method.name;
+  std::string method_name;
   WeightSet weights;
   {
     // The checkpoint's tensors and the fp32 set live only in this scope: with --method the
-    // quantized set is the only copy of the weights once the model is bound.
-    ModelFiles files = load_model_files(a.model);
-    model_spec = files.spec;
-    preprocessor_config = files.preprocessor_config;
-    config = SegformerConfig::from_json(files.config, files.directory + "/config.json");
-    if (has_quantization_map(files.metadata)) {
-      // A segq quantize checkpoint runs as stored (its weights borrow the mapped file).
-      CheckpointWeights stored = weights_from_checkpoint(files.tensors, files.metadata, files.spec);
-      if (a.method_given) {
-        throw UsageError(str_cat(files.spec, " is a quantized checkpoint (", stored.method,
-                                 "): it runs as stored, so --method does not apply"));
-      }
-      weights = std::move(stored.weights);
-      method_name = stored.method;
-    } else {
-      WeightSet dense = dense_weight_set(files.tensors);
-      files.tensors.clear();
-      if (method.quantizes_weights()) {
-        PlanOptions po;
-        po.method = method;
-        weights = quantize_model(dense, po).weights;
-      } else {
-        weights = std::move(dense);
-      }
-    }
+    // quantized set is the only copy of the weights once the model is bound. A segq quantize
+    // checkpoint runs as stored (--method on one is a usage error).
+    PlanArgs plan;
+    if (a.method_given) plan.method = a.method;
+    ResolvedWeights r = resolve_weights(a.model, plan);
+    model_spec = r.files.spec;
+    preprocessor_config = r.files.preprocessor_config;
+    config = SegformerConfig::from_json(r.files.config, r.files.directory + "/config.json");
+    weights = std::move(r.weights);
+    method_name = r.method;
   }
   SegformerOptions options;
   options.fold_decode_head = !a.no_fold;

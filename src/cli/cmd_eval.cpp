@@ -26,6 +26,7 @@
 #include "cli/command.h"
 #include "cli/eval_demo.h"
 #include "cli/eval_observers.h"
+#include "cli/model_weights.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -344,9 +345,11 @@ void run_eval(EvalArgs a, int* exit_code) {
   // came from is evaluated beside it, as the baseline of the comparisons, when --baseline names it.
   WeightSet fp32;
   std::string baseline_sha256;
+  bool stored_quantized = false;
 #if SEGQ_HAVE_QUANT
-  if (has_quantization_map(files.metadata)) {
-    CheckpointWeights stored = weights_from_checkpoint(files.tensors, files.metadata, files.spec);
+  CheckpointWeights stored = weights_from_checkpoint(files.tensors, files.metadata, files.spec);
+  stored_quantized = stored.quantized;
+  if (stored_quantized) {
     if (a.methods_given) {
       throw UsageError(str_cat(
           files.spec, " is a quantized checkpoint (", stored.method,
@@ -354,18 +357,15 @@ void run_eval(EvalArgs a, int* exit_code) {
           "give the fp32 checkpoint as --model"));
     }
     if (!a.baseline.empty()) {
-      const ModelFiles base = load_model_files(a.baseline);
-      if (has_quantization_map(base.metadata)) {
-        throw UsageError(str_cat("--baseline ", base.spec,
-                                 " is itself a quantized checkpoint; give an fp32 one"));
+      BaselineWeights base = load_baseline_weights(a.baseline);
+      if (num_labels_of(base.files.config) != num_labels) {
+        throw UsageError(str_cat("--baseline ", base.files.spec, " has ",
+                                 num_labels_of(base.files.config), " labels, ", files.spec, " ",
+                                 num_labels));
       }
-      if (num_labels_of(base.config) != num_labels) {
-        throw UsageError(str_cat("--baseline ", base.spec, " has ", num_labels_of(base.config),
-                                 " labels, ", files.spec, " ", num_labels));
-      }
-      fp32 = dense_weight_set(base.tensors);
-      check_same_network(stored.weights, files.spec, fp32, base.spec);
-      baseline_sha256 = weights_fingerprint(base);
+      check_same_network(stored.weights, files.spec, base.weights, base.files.spec);
+      fp32 = std::move(base.weights);
+      baseline_sha256 = weights_fingerprint(base.files);
     } else {
       log_warn(files.spec, " is a quantized checkpoint (", stored.method,
                ") evaluated without an fp32 baseline: no dmIoU, agreement or logit NMSE; give "
@@ -386,14 +386,15 @@ void run_eval(EvalArgs a, int* exit_code) {
     methods.clear();
     if (!fp32.empty()) methods.push_back(fp32_method());
     methods.push_back(std::move(m));
-  } else
+  } else {
+    fp32 = std::move(stored.weights);  // a plain checkpoint: the dense fp32 set
+  }
+#else
+  fp32 = dense_weight_set(files.tensors);
 #endif
-  {
-    if (!a.baseline.empty()) {
-      throw UsageError(str_cat("--baseline applies to a quantized --model; ", files.spec,
-                               " is an fp32 checkpoint and is its own baseline"));
-    }
-    fp32 = dense_weight_set(files.tensors);
+  if (!a.baseline.empty() && !stored_quantized) {
+    throw UsageError(str_cat("--baseline applies to a quantized --model; ", files.spec,
+                             " is an fp32 checkpoint and is its own baseline"));
   }
   const PreprocessConfig pre = preprocess_config_from_json(
       files.preprocessor_config.is_null() ? json::object() : files.preprocessor_config);

@@ -73,10 +73,7 @@ void run_inspect(const InspectArgs& a) {
     if (r.stored_quantized) {
       reference = nullptr;
       if (!a.baseline.empty()) {
-        const ModelFiles bf = load_model_files(a.baseline);
-        const CheckpointWeights b = weights_from_checkpoint(bf.tensors, bf.metadata, a.baseline);
-        if (b.quantized) throw UsageError("--baseline " + a.baseline + " is itself quantized");
-        baseline = b.weights;
+        baseline = load_baseline_weights(a.baseline).weights;
         reference = &baseline;
       }
     }

@@ -45,8 +45,8 @@ ResolvedWeights resolve_weights(const std::string& model, const PlanArgs& args) 
   if (loaded.quantized) {
     if (!args.method.empty() || has_plan_overrides(args)) {
       throw UsageError(str_cat(model, " is already quantized (", loaded.method,
-                               "); segq evaluates quantized checkpoints as stored: drop --method, "
-                               "--include, --exclude and --plan"));
+                               "); segq runs quantized checkpoints as stored, so --method does not "
+                               "apply: drop --method, --include, --exclude and --plan"));
     }
     r.weights = std::move(loaded.weights);
     r.method = loaded.method;
@@ -63,6 +63,18 @@ ResolvedWeights resolve_weights(const std::string& model, const PlanArgs& args) 
   r.weights = q.weights;
   r.method = q.plan.name;
   return r;
+}
+
+BaselineWeights load_baseline_weights(const std::string& model) {
+  BaselineWeights b;
+  b.files = load_model_files(model);
+  CheckpointWeights loaded = weights_from_checkpoint(b.files.tensors, b.files.metadata, model);
+  if (loaded.quantized) {
+    throw UsageError(str_cat("--baseline ", b.files.spec,
+                             " is itself a quantized checkpoint; give an fp32 one"));
+  }
+  b.weights = std::move(loaded.weights);
+  return b;
 }
 
 void add_input_options(CLI::App* cmd, InputArgs* args) {

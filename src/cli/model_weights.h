@@ -41,6 +41,14 @@ struct ResolvedWeights {
 // args.method when one is given (fp32 otherwise).
 ResolvedWeights resolve_weights(const std::string& model, const PlanArgs& args);
 
+// The fp32 checkpoint a --baseline option names (beside a stored quantized --model): its files
+// and dense weights. A UsageError when it is itself a quantized checkpoint.
+struct BaselineWeights {
+  ModelFiles files;
+  WeightSet weights;
+};
+BaselineWeights load_baseline_weights(const std::string& model);
+
 // --data/--split/--limit/--protocol: model inputs from a dataset (ADE20K layout, e.g. `segq
 // synth`).
 struct InputArgs {

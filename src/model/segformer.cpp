@@ -9,6 +9,7 @@
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/resize.h"
+#include "quant/plan.h"
 
 namespace segq {
 
@@ -87,7 +88,7 @@ SegformerModel::SegformerModel(SegformerConfig config, const WeightSet& weights,
     // The fold is an exact rewrite for weight-only formats; with int8 activations (w8a8) on the
     // decode head's linear layers it would not be, so those run the plain head.
     for (const auto& [name, w] : weights) {
-      if (name.rfind("decode_head.linear_", 0) == 0 && weight_runs_w8a8(w)) {
+      if (is_decode_head_mlp(name) && weight_runs_w8a8(w)) {
         options_.fold_decode_head = false;
         break;
       }

@@ -100,14 +100,13 @@ std::vector<std::pair<std::string, MethodSpec>> parse_override_json(const std::s
   return out;
 }
 
-namespace {
-
-// The decode head's per-stage MLPs and linear_fuse: the layers the decode-head fold rewrites.
 bool is_decode_head_mlp(const std::string& name) {
   return (name.rfind("decode_head.linear_c.", 0) == 0 && name.size() > 7 &&
           name.compare(name.size() - 7, 7, ".weight") == 0) ||
          name == "decode_head.linear_fuse.weight";
 }
+
+namespace {
 
 // `m` without its int8 activations (int8-w8a8 -> int8).
 MethodSpec weight_only(const MethodSpec& m) {

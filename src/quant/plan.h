@@ -57,6 +57,10 @@ struct QuantPlan {
   const PlanEntry* find(const std::string& name) const;
 };
 
+// The decode head's per-stage MLP weights (decode_head.linear_c.*.weight) and linear_fuse.weight:
+// the layers the decode-head fold rewrites (model/segformer.h). int8-w8a8 runs them weight-only.
+bool is_decode_head_mlp(const std::string& name);
+
 // Override file: a JSON object {"glob": "method", ...} in priority order (first match wins).
 // Methods are written without scope; "fp32" means keep float. Throws UsageError naming the file
 // and the bad entry.
